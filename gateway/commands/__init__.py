@@ -1,0 +1,1 @@
+"""Subcommands of the ``temix-gateway`` console script (see :mod:`gateway.cli`)."""

@@ -1,0 +1,44 @@
+"""The clocks the whole rig waits on."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from drivers.clock import ManualClock, ScaledClock
+
+START = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
+
+
+async def test_manual_clock_wakes_sleepers_in_order() -> None:
+    clock = ManualClock(START)
+    woke: list[tuple[str, float]] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await clock.sleep(seconds)
+        woke.append((name, clock.monotonic()))
+
+    tasks = [asyncio.create_task(sleeper("b", 5)), asyncio.create_task(sleeper("a", 2))]
+    await asyncio.sleep(0)
+    await clock.advance(3)
+    assert woke == [("a", 2.0)]
+    await clock.advance(3)
+    await asyncio.gather(*tasks)
+    assert woke == [("a", 2.0), ("b", 5.0)]
+    assert clock.now() == START + timedelta(seconds=6)
+
+
+async def test_scaled_clock_runs_faster_than_real_time() -> None:
+    clock = ScaledClock(START, speed=1000)
+    await clock.sleep(50)  # 50 simulated seconds = 50 ms real
+    assert clock.monotonic() >= 50
+    assert clock.now() >= START + timedelta(seconds=50)
+
+
+def test_clocks_refuse_naive_start() -> None:
+    with pytest.raises(ValueError):
+        ManualClock(datetime(2026, 1, 1))
+    with pytest.raises(ValueError):
+        ScaledClock(datetime(2026, 1, 1), speed=2)
