@@ -1,0 +1,214 @@
+"""Delivery intervals: a timezone-aware start plus an exact elapsed duration.
+
+Rules (why they are what they are):
+
+- ``start`` must be timezone-aware: a time without a zone is not UTC (WS-Calendar), so a
+  naive start is an error rather than a guess.
+- ``duration`` is *elapsed* time. ``end`` is ``start`` plus ``duration`` on the UTC time
+  line, shown in the start's zone. A local calendar day across a DST change is therefore a
+  23- or 25-hour interval (see :func:`local_day`); ISO ``P1D`` always means 24 hours.
+- ``hours`` is an exact :class:`~fractions.Fraction`, so energies of sub-intervals sum to
+  the energy of the whole without rounding.
+- Alignment (:func:`is_aligned`): an interval whose duration divides 24 hours is aligned
+  when its start's wall-clock time of day, in the market's zone, is a whole multiple of the
+  duration after local midnight (5-, 15-, 60-minute intervals sit on the clock). An
+  interval of whole days is aligned when it starts at local midnight. A local day (23, 24
+  or 25 hours from one local midnight to the next) is aligned too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from market.errors import IntervalError
+
+__all__ = [
+    "Interval",
+    "format_duration",
+    "is_aligned",
+    "local_day",
+    "parse_duration",
+]
+
+_MICROSECOND = timedelta(microseconds=1)
+_HOUR_US = 3_600_000_000
+_DAY = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Interval:
+    """Delivery interval ``Interval(start, duration)``; hashable, ordered by (start, duration)."""
+
+    start: datetime
+    duration: timedelta
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.start, datetime):
+            raise IntervalError(f"interval start must be a datetime, got {self.start!r}")
+        if self.start.tzinfo is None or self.start.utcoffset() is None:
+            raise IntervalError(
+                f"interval start {self.start.isoformat()} has no time zone; "
+                "give an explicit offset or zone (a naive time is not UTC)"
+            )
+        if not isinstance(self.duration, timedelta) or self.duration <= timedelta(0):
+            raise IntervalError(
+                f"interval duration must be a positive timedelta, got {self.duration!r}"
+            )
+
+    @property
+    def end(self) -> datetime:
+        """Start plus duration in elapsed time, expressed in the start's zone."""
+        start_tz = self.start.tzinfo
+        assert start_tz is not None
+        return (self.start.astimezone(UTC) + self.duration).astimezone(start_tz)
+
+    @property
+    def hours(self) -> Fraction:
+        """Exact length in hours (5 minutes is ``Fraction(1, 12)``)."""
+        return Fraction(self.duration // _MICROSECOND, _HOUR_US)
+
+    @property
+    def start_us(self) -> int:
+        """Start as integer microseconds since the Unix epoch (zone-independent key)."""
+        return (self.start - _EPOCH) // _MICROSECOND
+
+    @property
+    def duration_us(self) -> int:
+        """Duration as integer microseconds."""
+        return self.duration // _MICROSECOND
+
+    @property
+    def iso_duration(self) -> str:
+        """Duration as ISO 8601 text, e.g. ``PT5M``."""
+        return format_duration(self.duration)
+
+    def contains(self, other: Interval) -> bool:
+        """True when ``other`` lies wholly inside this interval (an interval contains itself)."""
+        return self.start <= other.start and other.end <= self.end
+
+    def contains_instant(self, instant: datetime) -> bool:
+        """True when ``start <= instant < end``."""
+        return self.start <= instant < self.end
+
+    def overlaps(self, other: Interval) -> bool:
+        """True when the two intervals share some time."""
+        return self.start < other.end and other.start < self.end
+
+    def split(self, duration: timedelta) -> list[Interval]:
+        """Consecutive sub-intervals of ``duration`` covering this interval exactly."""
+        if not isinstance(duration, timedelta) or duration <= timedelta(0):
+            raise IntervalError(f"split duration must be a positive timedelta, got {duration!r}")
+        count, rest = divmod(self.duration, duration)
+        if rest:
+            raise IntervalError(
+                f"cannot split {format_duration(self.duration)} into "
+                f"{format_duration(duration)} pieces: it is not a whole multiple"
+            )
+        start_tz = self.start.tzinfo
+        assert start_tz is not None
+        utc_start = self.start.astimezone(UTC)
+        return [
+            Interval((utc_start + i * duration).astimezone(start_tz), duration)
+            for i in range(count)
+        ]
+
+    def containing(self, duration: timedelta, zone: tzinfo | str = UTC) -> Interval:
+        """The aligned interval of ``duration`` (dividing 24 h) that contains this start."""
+        tz = _zone(zone)
+        if duration <= timedelta(0) or _DAY % duration:
+            raise IntervalError(f"{format_duration(duration)} does not divide a day")
+        local = self.start.astimezone(tz)
+        midnight = datetime.combine(local.date(), time(0), tzinfo=tz)
+        wall = local.replace(tzinfo=None) - midnight.replace(tzinfo=None)
+        floor = midnight.replace(tzinfo=None) + (wall // duration) * duration
+        candidate = Interval(floor.replace(tzinfo=tz), duration)
+        if not candidate.contains(Interval(self.start, min(self.duration, duration))):
+            raise IntervalError(
+                f"no aligned {format_duration(duration)} interval contains {self.start.isoformat()}"
+            )
+        return candidate
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}/{format_duration(self.duration)}"
+
+
+def _zone(zone: tzinfo | str) -> tzinfo:
+    return ZoneInfo(zone) if isinstance(zone, str) else zone
+
+
+def is_aligned(interval: Interval, zone: tzinfo | str = UTC) -> bool:
+    """Whether ``interval`` sits on the clock of ``zone`` (rule in the module docstring)."""
+    tz = _zone(zone)
+    local = interval.start.astimezone(tz)
+    wall = local.replace(tzinfo=None) - datetime.combine(local.date(), time(0))
+    if interval.duration <= _DAY and not _DAY % interval.duration:
+        return not wall % interval.duration
+    if wall:
+        return False
+    if not interval.duration % _DAY:
+        return True
+    return interval == local_day(local.date(), tz)
+
+
+def local_day(day: date, zone: tzinfo | str) -> Interval:
+    """The interval from local midnight of ``day`` to the next local midnight (23/24/25 h)."""
+    tz = _zone(zone)
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    end = datetime.combine(day + _DAY, time(0), tzinfo=tz)
+    return Interval(start, end.astimezone(UTC) - start.astimezone(UTC))
+
+
+_DURATION_RE = re.compile(
+    r"P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:[.,]\d{1,6})?)S)?)?"
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse an ISO 8601 duration of weeks, days, hours, minutes, seconds (``PT5M``, ``P1D``).
+
+    Years and months are rejected: their length varies, so they are not exact durations.
+    """
+    if not isinstance(text, str):
+        raise IntervalError(f"duration must be ISO 8601 text such as 'PT5M', got {text!r}")
+    match = _DURATION_RE.fullmatch(text.strip())
+    if match is None or text.strip() in ("P", "PT") or text.strip().endswith("T"):
+        raise IntervalError(
+            f"duration {text!r} is not an ISO 8601 duration of weeks/days/hours/minutes/"
+            "seconds such as 'PT5M', 'PT1H' or 'P1D' (years and months are not exact)"
+        )
+    parts = match.groupdict()
+    seconds_text = (parts["seconds"] or "0").replace(",", ".")
+    whole, _, frac = seconds_text.partition(".")
+    duration = timedelta(
+        weeks=int(parts["weeks"] or 0),
+        days=int(parts["days"] or 0),
+        hours=int(parts["hours"] or 0),
+        minutes=int(parts["minutes"] or 0),
+        seconds=int(whole),
+        microseconds=int(frac.ljust(6, "0")) if frac else 0,
+    )
+    if duration <= timedelta(0):
+        raise IntervalError(f"duration {text!r} must be longer than zero")
+    return duration
+
+
+def format_duration(duration: timedelta) -> str:
+    """ISO 8601 text for a positive duration: ``PT5M``, ``PT1H``, ``P1D``, ``P1DT2H``."""
+    if duration <= timedelta(0):
+        raise IntervalError(f"duration must be positive, got {duration!r}")
+    days = duration.days
+    rest_us = duration.seconds * 1_000_000 + duration.microseconds
+    hours, rest_us = divmod(rest_us, _HOUR_US)
+    minutes, rest_us = divmod(rest_us, 60_000_000)
+    seconds, micros = divmod(rest_us, 1_000_000)
+    text = "P" + (f"{days}D" if days else "")
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if seconds or micros:
+        clock += f"{seconds}.{micros:06d}".rstrip("0").rstrip(".") + "S"
+    return text + ("T" + clock if clock else "")
