@@ -9,7 +9,8 @@ Tree::
     ├── TenderExpiredError   acceptance after the tender's expiration time
     ├── AllOrNoneError       partial acceptance of an all-or-none tender
     ├── CounterpartyError    self-dealing, or a directed tender accepted by someone else
-    └── OptionExerciseError  exercise outside the window, too late, too short, too much
+    ├── OptionExerciseError  exercise outside the window, too late, too short, too much
+    └── UnknownTenderError   a tender id the book does not hold (or no longer holds)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "QuantityError",
     "TemixError",
     "TenderExpiredError",
+    "UnknownTenderError",
 ]
 
 
@@ -56,3 +58,7 @@ class CounterpartyError(TemixError):
 
 class OptionExerciseError(TemixError):
     """An option exercise breaks the option's window, lead time, granularity or size."""
+
+
+class UnknownTenderError(TemixError):
+    """A tender id that the tender book does not hold, or that was cancelled."""

@@ -7,10 +7,10 @@ held constant over the interval. Sides are always from the originating party's v
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from market.errors import (
     AllOrNoneError,
@@ -19,40 +19,33 @@ from market.errors import (
     QuantityError,
     TemixError,
     TenderExpiredError,
+    UnknownTenderError,
 )
 from market.interval import Interval
-from market.quantities import check_price, check_quantity, energy_kwh, extended_price
+from market.products import OptionProduct, PowerProduct, Product, TransportProduct
+from market.quantities import (
+    check_amount,
+    check_price,
+    check_quantity,
+    energy_kwh,
+    extended_price,
+    to_decimal,
+)
+from market.sides import Side, TransactiveState
 
 __all__ = [
+    "Delivery",
+    "Publication",
+    "Quote",
     "Side",
+    "StreamInterval",
+    "StreamTender",
     "Tender",
+    "TenderBook",
     "Transaction",
     "TransactiveState",
     "accept",
 ]
-
-
-class Side(enum.StrEnum):
-    """Buy or sell, from the originating party's view."""
-
-    BUY = "BUY"
-    SELL = "SELL"
-
-    @property
-    def opposite(self) -> Side:
-        """The counterparty's side."""
-        return Side.SELL if self is Side.BUY else Side.BUY
-
-
-class TransactiveState(enum.StrEnum):
-    """Lifecycle state of a TeMIX payload (kept internally; CTS 1.0 drops it from the wire)."""
-
-    INDICATION_OF_INTEREST = "INDICATION_OF_INTEREST"
-    TENDER = "TENDER"
-    TRANSACTION = "TRANSACTION"
-    EXERCISE = "EXERCISE"
-    DELIVERY = "DELIVERY"
-    PUBLICATION = "PUBLICATION"
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -82,6 +75,17 @@ def check_side(obj: object, value: Side | str) -> None:
     _set(obj, "side", side)
 
 
+def check_product(obj: Tender | Transaction | Quote) -> None:
+    """Check the product and take the resource designator from it when one is given."""
+    product = obj.product
+    if product is None:
+        check_id(obj.resource, "resource designator")
+        return
+    if not isinstance(product, PowerProduct | TransportProduct | OptionProduct):
+        raise TemixError(f"product must be a power, transport or option product, got {product!r}")
+    _set(obj, "resource", product.resource)
+
+
 def check_interval(value: Interval) -> None:
     """Reject anything that is not an :class:`Interval`."""
     if not isinstance(value, Interval):
@@ -103,8 +107,10 @@ class Tender:
     market_id: str = ""
     counterparty: str | None = None
     resource: str = "POWER"
+    product: Product | None = None
 
     def __post_init__(self) -> None:
+        check_product(self)
         check_id(self.tender_id, "tender_id")
         check_id(self.party, "tender party")
         check_side(self, self.side)
@@ -152,8 +158,10 @@ class Transaction:
     market_id: str = ""
     executed_at: datetime | None = None
     resource: str = "POWER"
+    product: Product | None = None
 
     def __post_init__(self) -> None:
+        check_product(self)
         check_id(self.transaction_id, "transaction_id")
         check_id(self.tender_id, "transaction tender_id")
         check_id(self.party, "transaction party")
@@ -246,4 +254,276 @@ def accept(
         market_id=tender.market_id,
         executed_at=at,
         resource=tender.resource,
+        product=tender.product,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """An indication of interest: non-actionable, nobody can accept it.
+
+    With a price it is a *quote*; without one, a bare indication of interest.
+    """
+
+    quote_id: str
+    party: str
+    side: Side
+    interval: Interval
+    quantity: Decimal
+    price: Decimal | None = None
+    expires: datetime | None = None
+    market_id: str = ""
+    counterparty: str | None = None
+    resource: str = "POWER"
+    product: Product | None = None
+
+    def __post_init__(self) -> None:
+        check_product(self)
+        check_id(self.quote_id, "quote_id")
+        check_id(self.party, "quote party")
+        check_side(self, self.side)
+        check_interval(self.interval)
+        what = f"quote {self.quote_id}"
+        if self.price is not None:
+            _set(self, "price", check_price(self.price, f"price of {what}"))
+        _set(self, "quantity", check_quantity(self.quantity, f"quantity of {what}"))
+        check_aware(self.expires, f"expiry of {what}")
+        if self.counterparty is not None:
+            check_id(self.counterparty, "quote counterparty")
+
+    @property
+    def state(self) -> TransactiveState:
+        return TransactiveState.INDICATION_OF_INTEREST
+
+    @property
+    def is_priced(self) -> bool:
+        """True for a quote (priced indication of interest)."""
+        return self.price is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInterval:
+    """One interval of a stream tender: its uid, price and rate (kW)."""
+
+    uid: int
+    price: Decimal
+    quantity: Decimal
+
+    def __post_init__(self) -> None:
+        if isinstance(self.uid, bool) or not isinstance(self.uid, int) or self.uid < 0:
+            raise TemixError(f"stream interval uid must be a whole number >= 0, got {self.uid!r}")
+        _set(self, "price", check_price(self.price, f"price of stream interval {self.uid}"))
+        _set(
+            self,
+            "quantity",
+            check_quantity(self.quantity, f"quantity of stream interval {self.uid}"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTender:
+    """A tender over consecutive equal intervals, each with its own price and rate.
+
+    The n-th entry of ``intervals`` covers ``stream_start + n × interval_duration``.
+    :meth:`tenders` splits it into one :class:`Tender` per interval (ids
+    ``"<tender_id>/<uid>"``); all-or-none then applies to each interval.
+    """
+
+    tender_id: str
+    party: str
+    side: Side
+    stream_start: datetime
+    interval_duration: timedelta
+    intervals: tuple[StreamInterval, ...]
+    expires: datetime | None = None
+    all_or_none: bool = False
+    market_id: str = ""
+    counterparty: str | None = None
+    resource: str = "POWER"
+
+    def __post_init__(self) -> None:
+        check_id(self.tender_id, "tender_id")
+        check_id(self.party, "tender party")
+        check_id(self.resource, "resource designator")
+        check_side(self, self.side)
+        Interval(self.stream_start, self.interval_duration)
+        _set(self, "intervals", tuple(self.intervals))
+        if not self.intervals:
+            raise TemixError(f"stream tender {self.tender_id} has no intervals")
+        uids = [item.uid for item in self.intervals]
+        if len(set(uids)) != len(uids):
+            raise TemixError(f"stream tender {self.tender_id} repeats a stream uid: {uids}")
+        check_aware(self.expires, f"expiry of tender {self.tender_id}")
+
+    @property
+    def state(self) -> TransactiveState:
+        return TransactiveState.TENDER
+
+    @property
+    def bounding(self) -> Interval:
+        """The interval covered by the whole stream."""
+        return Interval(self.stream_start, self.interval_duration * len(self.intervals))
+
+    def tenders(self) -> tuple[Tender, ...]:
+        """One interval tender per stream interval."""
+        pieces = self.bounding.split(self.interval_duration)
+        return tuple(
+            Tender(
+                tender_id=f"{self.tender_id}/{item.uid}",
+                party=self.party,
+                side=self.side,
+                interval=piece,
+                price=item.price,
+                quantity=item.quantity,
+                expires=self.expires,
+                all_or_none=self.all_or_none,
+                market_id=self.market_id,
+                counterparty=self.counterparty,
+                resource=self.resource,
+            )
+            for item, piece in zip(self.intervals, pieces, strict=True)
+        )
+
+
+class TenderBook:
+    """Standing tenders and how much of each is already accepted.
+
+    Use it where acceptances arrive one by one: it supplies ``already_accepted`` to
+    :func:`accept` so partial acceptances never exceed a tender's quantity.
+    """
+
+    def __init__(self) -> None:
+        self._tenders: dict[str, Tender] = {}
+        self._accepted: dict[str, Decimal] = {}
+
+    def __len__(self) -> int:
+        return len(self._tenders)
+
+    def __contains__(self, tender_id: object) -> bool:
+        return tender_id in self._tenders
+
+    def add(self, tender: Tender) -> None:
+        """Stand ``tender`` in the book; its id must be new."""
+        if tender.tender_id in self._tenders:
+            raise TemixError(f"tender id {tender.tender_id!r} is already in the book")
+        self._tenders[tender.tender_id] = tender
+        self._accepted[tender.tender_id] = Decimal(0)
+
+    def get(self, tender_id: str) -> Tender:
+        """The standing tender with this id."""
+        try:
+            return self._tenders[tender_id]
+        except KeyError:
+            raise UnknownTenderError(f"no standing tender {tender_id!r} in the book") from None
+
+    def cancel(self, tender_id: str) -> Tender:
+        """Withdraw a tender; what was already accepted stays transacted."""
+        tender = self.get(tender_id)
+        del self._tenders[tender_id]
+        del self._accepted[tender_id]
+        return tender
+
+    def accepted(self, tender_id: str) -> Decimal:
+        """Rate (kW) already accepted of this tender."""
+        self.get(tender_id)
+        return self._accepted[tender_id]
+
+    def remaining(self, tender_id: str) -> Decimal:
+        """Rate (kW) still available to accept."""
+        return self.get(tender_id).quantity - self.accepted(tender_id)
+
+    def accept(
+        self,
+        tender_id: str,
+        *,
+        quantity: Decimal,
+        counterparty: str,
+        transaction_id: str,
+        at: datetime,
+    ) -> Transaction:
+        """Accept part or all of a standing tender (rules of :func:`accept`)."""
+        tender = self.get(tender_id)
+        transaction = accept(
+            tender,
+            quantity=quantity,
+            counterparty=counterparty,
+            transaction_id=transaction_id,
+            at=at,
+            already_accepted=self._accepted[tender_id],
+        )
+        self._accepted[tender_id] += transaction.quantity
+        return transaction
+
+    def standing(self, at: datetime, interval: Interval | None = None) -> list[Tender]:
+        """Unexpired tenders with quantity left, optionally only those overlapping ``interval``."""
+        check_aware(at, "query time")
+        return [
+            tender
+            for tender_id, tender in self._tenders.items()
+            if not tender.is_expired(at)
+            and self._accepted[tender_id] < tender.quantity
+            and (interval is None or tender.interval.overlaps(interval))
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Metered energy of a party over an interval.
+
+    Sign as positions: positive energy was delivered (injected, sold side), negative was
+    taken (consumed, bought side), so delivery and position compare directly.
+    """
+
+    delivery_id: str
+    party: str
+    interval: Interval
+    energy_kwh: Decimal
+    market_id: str = ""
+    metered_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        check_id(self.delivery_id, "delivery_id")
+        check_id(self.party, "delivery party")
+        check_interval(self.interval)
+        _set(
+            self,
+            "energy_kwh",
+            check_price(self.energy_kwh, f"energy of delivery {self.delivery_id}"),
+        )
+        check_aware(self.metered_at, f"metering time of delivery {self.delivery_id}")
+
+    @property
+    def state(self) -> TransactiveState:
+        return TransactiveState.DELIVERY
+
+    @property
+    def average_kw(self) -> Decimal:
+        """The constant rate that would deliver the same energy over the interval."""
+        return to_decimal(Fraction(self.energy_kwh) / self.interval.hours)
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """A published market outcome: price and traded rate for an interval (no parties)."""
+
+    publication_id: str
+    market_id: str
+    interval: Interval
+    price: Decimal
+    quantity: Decimal
+    published_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        check_id(self.publication_id, "publication_id")
+        check_interval(self.interval)
+        what = f"publication {self.publication_id}"
+        _set(self, "price", check_price(self.price, f"price of {what}"))
+        quantity = check_amount(self.quantity, f"quantity of {what}")
+        if quantity < 0:
+            raise QuantityError(f"quantity of {what} must be zero or more kW, got {quantity}")
+        _set(self, "quantity", quantity)
+        check_aware(self.published_at, f"publication time of {what}")
+
+    @property
+    def state(self) -> TransactiveState:
+        return TransactiveState.PUBLICATION

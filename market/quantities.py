@@ -21,6 +21,7 @@ from market.interval import Interval
 
 __all__ = [
     "DECIMAL_CONTEXT",
+    "check_amount",
     "check_price",
     "check_quantity",
     "energy_kwh",
@@ -51,6 +52,8 @@ def to_cents(value: Fraction | Decimal, places: Decimal = _CENT) -> Decimal:
 
 def check_price(price: Decimal, what: str = "price") -> Decimal:
     """Return ``price`` when it is a finite Decimal (negative prices are allowed)."""
+    if type(price) is Decimal and price.is_finite():
+        return price
     if isinstance(price, bool) or not isinstance(price, Decimal | int):
         raise PriceError(f"{what} must be a Decimal, got {type(price).__name__} {price!r}")
     price = Decimal(price)
@@ -59,8 +62,22 @@ def check_price(price: Decimal, what: str = "price") -> Decimal:
     return price
 
 
+def check_amount(value: Decimal, what: str) -> Decimal:
+    """Return ``value`` when it is a finite Decimal of any sign (energies, net positions)."""
+    if type(value) is Decimal and value.is_finite():
+        return value
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise QuantityError(f"{what} must be a Decimal, got {type(value).__name__} {value!r}")
+    value = Decimal(value)
+    if not value.is_finite():
+        raise QuantityError(f"{what} must be a finite number, got {value}")
+    return value
+
+
 def check_quantity(quantity: Decimal, what: str = "quantity") -> Decimal:
     """Return ``quantity`` when it is a finite Decimal rate greater than zero."""
+    if type(quantity) is Decimal and quantity.is_finite() and quantity > 0:
+        return quantity
     if isinstance(quantity, bool) or not isinstance(quantity, Decimal | int):
         raise QuantityError(
             f"{what} must be a Decimal rate in kW, got {type(quantity).__name__} {quantity!r}"
