@@ -11,9 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.commands import version
+from gateway.commands import check_config, version
 
-COMMANDS = (version,)
+COMMANDS = (version, check_config)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,34 @@
+"""``temix-gateway check-config SITE.yaml``: validate a site file exactly as ``run`` does."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gateway.config import ConfigError, load_site
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "check-config", help="validate a site file and the profiles it uses (exit 0 or 1)"
+    )
+    parser.add_argument("site_file", type=Path, metavar="SITE.yaml")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        site = load_site(args.site_file)
+    except ConfigError as err:
+        count = len(err.problems)
+        print(f"{args.site_file}: {count} problem{'s' if count != 1 else ''} found:",
+              file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    config = site.config
+    natures = sorted({device.nature for device in config.devices})
+    print(f"{args.site_file}: OK — site {config.site.name!r}, {len(config.devices)} devices "
+          f"({', '.join(natures)}), market {config.market.market_id}")
+    return 0

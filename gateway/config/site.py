@@ -1,0 +1,299 @@
+"""The site file: what a facility manager writes to describe one building.
+
+Every section is a pydantic model that rejects unknown keys, so a typo is an error with a
+suggestion rather than a silently ignored setting. Cross-field rules that need more than
+one section (profiles, bus addresses, interval nesting) live in :mod:`gateway.config.loader`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+from ipaddress import ip_address
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from drivers.profile import Nature
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteInfo(Section):
+    name: str = Field(min_length=1)
+    timezone: str = Field(description="IANA time zone, e.g. America/Los_Angeles")
+    nominal_voltage_v: float = Field(gt=0, le=100_000, description="line-to-neutral volts")
+    nominal_frequency_hz: Literal[50, 60]
+    pcc_import_limit_kw: Decimal = Field(ge=0)
+    pcc_export_limit_kw: Decimal = Field(ge=0)
+    pcc_rating_kva: Decimal = Field(gt=0)
+    ieee1547_category: Literal["I", "II", "III"] = "II"
+
+
+class ModbusTcpConnection(Section):
+    kind: Literal["modbus_tcp"]
+    host: str
+    port: int = Field(default=502, ge=1, le=65535)
+    unit: int = Field(default=1, ge=0, le=247)
+    timeout_s: float = Field(default=1.0, gt=0, le=30)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value or any(c.isspace() for c in value):
+            raise ValueError("must be a host name or IP address")
+        return value
+
+
+class ModbusRtuConnection(Section):
+    kind: Literal["modbus_rtu"]
+    port: str = Field(description="serial device, e.g. /dev/ttyUSB0")
+    baud: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Literal["N", "E", "O"] = "E"
+    stop_bits: Literal[1, 2] = 1
+    unit: int = Field(default=1, ge=1, le=247)
+    timeout_s: float = Field(default=1.0, gt=0, le=30)
+
+
+class BacnetConnection(Section):
+    kind: Literal["bacnet"]
+    address: str = Field(description="device address, e.g. 192.168.1.20 or 127.0.0.1:47810")
+    device_instance: int = Field(ge=0, le=4_194_302)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        host, _, port = value.partition(":")
+        try:
+            ip_address(host.split("/")[0])
+        except ValueError:
+            raise ValueError("must be an IPv4 address, optionally with :port") from None
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError("port must be 1-65535")
+        return value
+
+
+class OpcuaConnection(Section):
+    kind: Literal["opcua"]
+    endpoint: str = Field(pattern=r"^opc\.tcp://", description="opc.tcp://host:port/path")
+    security_policy: Literal["None", "Basic256Sha256"] = "Basic256Sha256"
+    security_mode: Literal["None", "Sign", "SignAndEncrypt"] = "SignAndEncrypt"
+    certificate: str | None = Field(default=None, description="client certificate (PEM/DER)")
+    private_key: str | None = Field(default=None, description="client private key (PEM)")
+    server_certificate: str | None = Field(
+        default=None, description="trusted server certificate (the trust store)"
+    )
+    user: str | None = None
+
+    @model_validator(mode="after")
+    def _security(self) -> OpcuaConnection:
+        secure = self.security_policy != "None"
+        if secure != (self.security_mode != "None"):
+            raise ValueError("security_policy and security_mode must both be None or both set")
+        if secure and not (self.certificate and self.private_key and self.server_certificate):
+            raise ValueError(
+                "a secure connection needs certificate, private_key and server_certificate"
+            )
+        return self
+
+
+class GpioConnection(Section):
+    kind: Literal["gpio"]
+    pins: dict[str, int] = Field(description="profile pin role -> BCM pin number")
+    active_high: bool = True
+
+    @field_validator("pins")
+    @classmethod
+    def _pins(cls, pins: dict[str, int]) -> dict[str, int]:
+        for role, pin in pins.items():
+            if not 0 <= pin <= 53:
+                raise ValueError(f"pin for {role!r} must be 0-53 (BCM numbering), got {pin}")
+        if len(set(pins.values())) != len(pins):
+            raise ValueError("two roles share one pin")
+        return pins
+
+
+Connection = Annotated[
+    ModbusTcpConnection | ModbusRtuConnection | BacnetConnection | OpcuaConnection
+    | GpioConnection,
+    Field(discriminator="kind"),
+]
+
+CONNECTION_PROTOCOL = {
+    "modbus_tcp": "modbus",
+    "modbus_rtu": "modbus",
+    "bacnet": "bacnet",
+    "opcua": "opcua",
+    "gpio": "gpio",
+}
+
+Personality = Literal[
+    "none", "critical_load", "fixed_load", "hvac", "ev", "curtailable", "pv", "battery",
+    "generator", "nested_market",
+]
+
+
+class AgentPreferences(Section):
+    """How a device's agent trades. Only the keys its personality reads are used."""
+
+    personality: Personality = "none"
+    priority: int = Field(default=5, ge=0, le=10, description="0 = shed first, 10 = last")
+    critical: bool = False
+    # hvac
+    comfort_min_c: float | None = Field(default=None, ge=5, le=35)
+    comfort_max_c: float | None = Field(default=None, ge=5, le=35)
+    rated_power_kw: Decimal | None = Field(default=None, gt=0)
+    # ev
+    max_power_kw: Decimal | None = Field(default=None, gt=0)
+    # curtailable
+    threshold_price_per_kwh: Decimal | None = None
+    # battery
+    capacity_kwh: Decimal | None = Field(default=None, gt=0)
+    max_charge_kw: Decimal | None = Field(default=None, gt=0)
+    max_discharge_kw: Decimal | None = Field(default=None, gt=0)
+    reserve_soc_pct: Decimal | None = Field(default=None, ge=0, le=100)
+    min_soc_pct: Decimal = Field(default=Decimal(5), ge=0, le=100)
+    max_soc_pct: Decimal = Field(default=Decimal(95), ge=0, le=100)
+    round_trip_efficiency: Decimal = Field(default=Decimal("0.90"), gt=0, le=1)
+    # pv
+    peak_power_kw: Decimal | None = Field(default=None, gt=0)
+    # generator
+    fuel_cost_per_kwh: Decimal | None = Field(default=None, ge=0)
+    start_cost: Decimal | None = Field(default=None, ge=0)
+    min_run_minutes: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AgentPreferences:
+        if (
+            self.comfort_min_c is not None
+            and self.comfort_max_c is not None
+            and self.comfort_min_c >= self.comfort_max_c
+        ):
+            raise ValueError(
+                f"comfort_min_c {self.comfort_min_c} must be below comfort_max_c "
+                f"{self.comfort_max_c}"
+            )
+        if self.min_soc_pct >= self.max_soc_pct:
+            raise ValueError("min_soc_pct must be below max_soc_pct")
+        needs = REQUIRED_PREFERENCES.get(self.personality, ())
+        missing = [key for key in needs if getattr(self, key) is None]
+        if missing:
+            raise ValueError(
+                f"personality {self.personality!r} needs {', '.join(missing)}"
+            )
+        return self
+
+
+REQUIRED_PREFERENCES: dict[str, tuple[str, ...]] = {
+    "hvac": ("comfort_min_c", "comfort_max_c", "rated_power_kw"),
+    "ev": ("max_power_kw",),
+    "curtailable": ("threshold_price_per_kwh", "rated_power_kw"),
+    "battery": ("capacity_kwh", "max_charge_kw", "max_discharge_kw", "reserve_soc_pct"),
+    "pv": ("peak_power_kw",),
+    "generator": ("fuel_cost_per_kwh", "rated_power_kw"),
+}
+
+
+class Device(Section):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="unique device id")
+    nature: Nature
+    profile: str = Field(description="profile name in config/profiles/ or a path")
+    connection: Connection
+    agent: AgentPreferences = AgentPreferences()
+    poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
+
+
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """'5min', '15 min', '1h', '2h', '24h', '30s', 'PT5M' or seconds → timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    text = value.strip().lower().replace(" ", "")
+    if text.startswith("pt") or text.startswith("p"):
+        return _iso_duration(text)
+    for suffix, seconds in (("min", 60), ("h", 3600), ("d", 86400), ("s", 1), ("m", 60)):
+        number = text.removesuffix(suffix)
+        if number != text:
+            try:
+                return timedelta(seconds=float(number) * seconds)
+            except ValueError:
+                break
+    raise ValueError(f"{value!r} is not a duration (use e.g. 5min, 1h, 30s or PT5M)")
+
+
+def _iso_duration(text: str) -> timedelta:
+    match = re.fullmatch(r"p(?:(\d+)d)?(?:t(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?)?", text)
+    if not match or text in ("p", "pt"):
+        raise ValueError(f"{text.upper()!r} is not an ISO 8601 duration")
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+Duration = Annotated[timedelta, Field(description="e.g. 5min, 1h, 30s or PT5M")]
+
+
+class HorizonTier(Section):
+    interval: Duration
+    until: Duration = Field(description="how far ahead intervals of this length are traded")
+
+    @field_validator("interval", "until", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)  # type: ignore[arg-type]
+
+
+class MarketSection(Section):
+    market_id: str = Field(min_length=1, description="market context URI")
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    horizon: list[HorizonTier] = Field(min_length=1)
+    price_floor_per_kwh: Decimal = Decimal("-0.50")
+    price_cap_per_kwh: Decimal = Field(default=Decimal("10.00"), description="value of lost load")
+    clearing_cadence: Duration = timedelta(minutes=5)
+
+    @field_validator("clearing_cadence", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)  # type: ignore[arg-type]
+
+
+class ExternalMarketSection(Section):
+    counterparty_url: str = Field(pattern=r"^https?://")
+    party_id: str = Field(min_length=1, description="our party id outside")
+    counterparty_id: str = Field(min_length=1)
+    credentials_file: str | None = None
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    stale_prices_max: Duration = Field(
+        default=timedelta(hours=1),
+        description="how long the last known external prices stay usable when unreachable",
+    )
+
+    @field_validator("stale_prices_max", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)  # type: ignore[arg-type]
+
+
+class StorageSection(Section):
+    database: str = Field(default="/var/lib/temix-gateway/ledger.db")
+    state_directory: str = Field(default="/var/lib/temix-gateway")
+    telemetry_retention_days: int = Field(default=90, ge=1, le=3650)
+    telemetry_max_rows: int = Field(default=5_000_000, ge=1000)
+
+
+class ApiSection(Section):
+    bind: str = "127.0.0.1:8080"
+    tls_certificate: str | None = None
+    tls_private_key: str | None = None
+
+    @model_validator(mode="after")
+    def _tls(self) -> ApiSection:
+        if (self.tls_certificate is None) != (self.tls_private_key is None):
+            raise ValueError("give both tls_certificate and tls_private_key, or neither")
+        host, sep, port = self.bind.rpartition(":")
+        if not sep or not port.isdigit() or not 1 <= int(port) <= 65535 or not host:
+            raise ValueError(f"bind must be HOST:PORT, got {self.bind!r}")
+        return self
