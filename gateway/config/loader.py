@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 
+from drivers.connection import CONNECTION_PROTOCOL
 from drivers.profile import GpioProfile, Profile, load_profile, resolve_profile_path
 from drivers.yamldoc import ConfigError, Problem, YamlDocument, validate
 from gateway.config.site import (
-    CONNECTION_PROTOCOL,
     ApiSection,
     Device,
     ExternalMarketSection,
