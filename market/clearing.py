@@ -1,0 +1,433 @@
+"""Clearing one delivery interval of the micromarket: ``clear(tenders, interval, ...)``.
+
+A uniform-price double auction over the agents' tenders (each agent may send several
+tenders per side — a curve) plus the external counterparty's standing tenders: an import
+*sell* at its price up to the PCC import limit and an export *buy* at its price up to
+the PCC export limit. The price rule, the pro-rata sharing of the marginal price level and
+its deterministic tie-break are in :mod:`market.auction`; this module converts tenders to
+integer micro-units, runs the auction and turns fills into TeMIX transactions.
+
+- Every accepted agent tender becomes a :class:`~market.temix.Transaction` between the
+  agent's party and the market operator's party, at the clearing price.
+- The external tenders never become internal transactions: the residual
+  ``import_kw - export_kw`` is the building's net position for the interval, which the
+  trader squares outside.
+- Conversion is conservative: a buy price rounds down and a sell price up to one
+  micro-unit per kWh, a quantity down to one micro-kW (a tender below that is ignored),
+  so no buy is ever filled above its price nor a sell below it.
+- ``price_floor``/``price_cap`` bound the price in both modes; buys above the cap bid the
+  cap (a critical load "buys at any price up to the cap"), sells below the floor ask it.
+- Islanded (``islanded=True``) the external tenders are ignored. If the price reaches the
+  cap with demand left unserved, the buys at the cap are rationed by priority (party →
+  integer, higher = more important, default 0): the lowest priority is shed first, pro rata
+  within a priority; each buy short of its quantity is reported as a :class:`ShedDecision`.
+  If the price falls to the floor with supply left over, the sells at the floor are cut
+  pro rata and reported as :class:`Curtailment`. Accepted buys always equal accepted sells
+  plus net import, so the market never reports a balance it cannot deliver.
+- An all-or-none tender is never filled in part: if the auction would, the tender is
+  withdrawn and the interval cleared again (repeated until no all-or-none tender is split).
+- With ``now`` given, tenders expired at ``now`` are left out and transactions carry
+  ``executed_at=now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+from math import ceil, floor
+
+from market.auction import AuctionOutcome, SideBook, pro_rata, run_auction
+from market.temix import (
+    CounterpartyError,
+    Interval,
+    IntervalError,
+    PriceError,
+    QuantityError,
+    Side,
+    Tender,
+    Transaction,
+)
+
+__all__ = [
+    "DEFAULT_OPERATOR",
+    "DEFAULT_PRICE_CAP",
+    "DEFAULT_PRICE_FLOOR",
+    "PRICE_SCALE",
+    "QUANTITY_SCALE",
+    "ClearingResult",
+    "Curtailment",
+    "ExternalTenders",
+    "Fill",
+    "ShedDecision",
+    "clear",
+    "price_units",
+    "quantity_units",
+    "units_to_kw",
+    "units_to_price",
+]
+
+PRICE_SCALE = 1_000_000
+"""Prices clear in integer micro-units of currency per kWh."""
+QUANTITY_SCALE = 1_000_000
+"""Quantities clear in integer micro-kW."""
+DEFAULT_PRICE_FLOOR = Decimal("0")
+DEFAULT_PRICE_CAP = Decimal("10")
+"""Value of lost load per kWh used when a site sets no cap."""
+DEFAULT_OPERATOR = "market-operator"
+
+_PS = Decimal(PRICE_SCALE)
+_QS = Decimal(QUANTITY_SCALE)
+_IMPORT_ID = "external-import"
+_EXPORT_ID = "external-export"
+
+
+def price_units(price: Decimal, *, round_up: bool = False) -> int:
+    """A price in integer micro-units per kWh (down for buys, up for sells)."""
+    scaled = price * _PS
+    return ceil(scaled) if round_up else floor(scaled)
+
+
+def quantity_units(quantity_kw: Decimal) -> int:
+    """A rate in integer micro-kW, rounded down."""
+    return floor(quantity_kw * _QS)
+
+
+def units_to_price(units: int) -> Decimal:
+    """Integer micro-units per kWh back to a Decimal price."""
+    return Decimal(units).scaleb(-6)
+
+
+def units_to_kw(units: int) -> Decimal:
+    """Integer micro-kW back to a Decimal rate."""
+    return Decimal(units).scaleb(-6)
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalTenders:
+    """The external counterparty's standing tenders at the point of common coupling.
+
+    It sells up to ``import_limit_kw`` at ``import_price`` and buys up to
+    ``export_limit_kw`` at ``export_price`` (both per kWh). The export price must be
+    below the import price, or the market would import in order to export; for net
+    metering give an export price one micro-unit below the import price.
+    """
+
+    import_price: Decimal
+    export_price: Decimal
+    import_limit_kw: Decimal
+    export_limit_kw: Decimal
+    party: str = "external"
+
+    def __post_init__(self) -> None:
+        if self.import_limit_kw < 0 or self.export_limit_kw < 0:
+            raise QuantityError(
+                f"PCC limits must be zero or more kW, got import {self.import_limit_kw} "
+                f"and export {self.export_limit_kw}; fix the site's pcc limits"
+            )
+        if self.export_price >= self.import_price:
+            raise PriceError(
+                f"external export price {self.export_price} must be below the import price "
+                f"{self.import_price} (per kWh)"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ShedDecision:
+    """A buy rationed at the price cap: ``shed_kw`` of it cannot be served."""
+
+    tender_id: str
+    party: str
+    priority: int
+    requested_kw: Decimal
+    served_kw: Decimal
+
+    @property
+    def shed_kw(self) -> Decimal:
+        return self.requested_kw - self.served_kw
+
+
+@dataclass(frozen=True, slots=True)
+class Curtailment:
+    """A sell cut back at the price floor: ``curtailed_kw`` of it must not be produced."""
+
+    tender_id: str
+    party: str
+    offered_kw: Decimal
+    accepted_kw: Decimal
+
+    @property
+    def curtailed_kw(self) -> Decimal:
+        return self.offered_kw - self.accepted_kw
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """The accepted part of one agent tender."""
+
+    tender: Tender
+    quantity_kw: Decimal
+
+
+@dataclass(frozen=True)
+class ClearingResult:
+    """Outcome of clearing one interval.
+
+    ``transactions`` and ``fills`` are built on first access (building thousands of
+    validated transactions costs more than the auction itself).
+    """
+
+    interval: Interval
+    price: Decimal
+    import_kw: Decimal
+    export_kw: Decimal
+    shed: tuple[ShedDecision, ...]
+    curtailed: tuple[Curtailment, ...]
+    islanded: bool
+    operator: str
+    executed_at: datetime | None
+    accepted_units: tuple[tuple[Tender, int], ...] = field(repr=False)
+
+    @property
+    def net_import_kw(self) -> Decimal:
+        """The building's net position to square outside: imports − exports."""
+        return self.import_kw - self.export_kw
+
+    @cached_property
+    def fills(self) -> tuple[Fill, ...]:
+        return tuple(Fill(t, units_to_kw(q)) for t, q in self.accepted_units)
+
+    @cached_property
+    def transactions(self) -> tuple[Transaction, ...]:
+        """One transaction per accepted tender, agent ↔ operator, at the clearing price."""
+        return tuple(
+            Transaction(
+                transaction_id=f"{t.tender_id}:tx",
+                tender_id=t.tender_id,
+                party=t.party,
+                counterparty=self.operator,
+                side=t.side,
+                interval=self.interval,
+                price=self.price,
+                quantity=units_to_kw(q),
+                market_id=t.market_id,
+                executed_at=self.executed_at,
+                resource=t.resource,
+            )
+            for t, q in self.accepted_units
+        )
+
+    def accepted_kw(self, tender_id: str) -> Decimal:
+        """Accepted rate of one tender (zero when it did not trade)."""
+        for t, q in self.accepted_units:
+            if t.tender_id == tender_id:
+                return units_to_kw(q)
+        return Decimal(0)
+
+
+@dataclass(slots=True)
+class _Book:
+    buys: list[Tender]
+    sells: list[Tender]
+    buy_prices: list[int]
+    buy_qty: list[int]
+    sell_prices: list[int]
+    sell_qty: list[int]
+    buy_ids: list[str]
+    sell_ids: list[str]
+
+
+def _check(
+    tenders: Iterable[Tender], interval: Interval, operator: str, now: datetime | None
+) -> tuple[list[Tender], list[Tender]]:
+    buys: list[Tender] = []
+    sells: list[Tender] = []
+    for t in tenders:
+        if t.interval != interval:
+            raise IntervalError(
+                f"tender {t.tender_id} of {t.party} is for {t.interval}, not the interval "
+                f"being cleared {interval}"
+            )
+        if t.party == operator or (t.counterparty is not None and t.counterparty != operator):
+            raise CounterpartyError(
+                f"tender {t.tender_id} of {t.party} is not addressed to market operator "
+                f"{operator!r}"
+            )
+        if now is not None and t.is_expired(now):
+            continue
+        (buys if t.side is Side.BUY else sells).append(t)
+    return buys, sells
+
+
+def _book(buys: list[Tender], sells: list[Tender], external: ExternalTenders | None) -> _Book:
+    book = _Book(
+        buys,
+        sells,
+        [floor(t.price * _PS) for t in buys],
+        [floor(t.quantity * _QS) for t in buys],
+        [ceil(t.price * _PS) for t in sells],
+        [floor(t.quantity * _QS) for t in sells],
+        [t.tender_id for t in buys],
+        [t.tender_id for t in sells],
+    )
+    if external is not None:
+        book.sell_prices.append(price_units(external.import_price, round_up=True))
+        book.sell_qty.append(quantity_units(external.import_limit_kw))
+        book.sell_ids.append(_IMPORT_ID)
+        book.buy_prices.append(price_units(external.export_price))
+        book.buy_qty.append(quantity_units(external.export_limit_kw))
+        book.buy_ids.append(_EXPORT_ID)
+    return book
+
+
+def _ration_by_priority(
+    book: _Book, level: list[int], amount: int, priorities: Mapping[str, int]
+) -> dict[int, int]:
+    """Serve the marginal buys highest priority first, pro rata within a priority."""
+    agents = len(book.buys)
+    groups: dict[int, list[int]] = {}
+    for i in level:
+        prio = priorities.get(book.buys[i].party, 0) if i < agents else 0
+        groups.setdefault(prio, []).append(i)
+    served: dict[int, int] = {}
+    left = amount
+    for prio in sorted(groups, reverse=True):
+        share = pro_rata(groups[prio], book.buy_qty, left, book.buy_ids.__getitem__)
+        served.update(share)
+        left -= sum(share.values())
+    return served
+
+
+def _run(book: _Book, floor_u: int, cap_u: int) -> AuctionOutcome:
+    return run_auction(
+        SideBook(book.buy_prices, book.buy_qty),
+        SideBook(book.sell_prices, book.sell_qty),
+        floor=floor_u,
+        cap=cap_u,
+        buy_tie_key=book.buy_ids.__getitem__,
+        sell_tie_key=book.sell_ids.__getitem__,
+    )
+
+
+def _split_all_or_none(book: _Book, outcome: AuctionOutcome) -> set[str]:
+    split: set[str] = set()
+    for tenders, qty, fills in (
+        (book.buys, book.buy_qty, outcome.buy_fills),
+        (book.sells, book.sell_qty, outcome.sell_fills),
+    ):
+        for i, q in fills.items():
+            if i < len(tenders) and tenders[i].all_or_none and q < qty[i]:
+                split.add(tenders[i].tender_id)
+    return split
+
+
+def clear(
+    tenders: Iterable[Tender],
+    interval: Interval,
+    *,
+    external: ExternalTenders | None = None,
+    islanded: bool = False,
+    price_floor: Decimal = DEFAULT_PRICE_FLOOR,
+    price_cap: Decimal = DEFAULT_PRICE_CAP,
+    priorities: Mapping[str, int] | None = None,
+    operator: str = DEFAULT_OPERATOR,
+    now: datetime | None = None,
+) -> ClearingResult:
+    """Clear ``interval`` over ``tenders`` (see the module docstring for every rule)."""
+    if price_floor > price_cap:
+        raise PriceError(f"price floor {price_floor} is above the price cap {price_cap}")
+    floor_u, cap_u = price_units(price_floor, round_up=True), price_units(price_cap)
+    buys, sells = _check(tenders, interval, operator, now)
+    ext = None if islanded else external
+    while True:
+        book = _book(buys, sells, ext)
+        outcome = _run(book, floor_u, cap_u)
+        split = _split_all_or_none(book, outcome)
+        if not split:
+            break
+        buys = [t for t in buys if t.tender_id not in split]
+        sells = [t for t in sells if t.tender_id not in split]
+    return _result(
+        book, outcome, interval, islanded, priorities or {}, operator, now, floor_u, cap_u
+    )
+
+
+def _result(
+    book: _Book,
+    outcome: AuctionOutcome,
+    interval: Interval,
+    islanded: bool,
+    priorities: Mapping[str, int],
+    operator: str,
+    now: datetime | None,
+    floor_u: int,
+    cap_u: int,
+) -> ClearingResult:
+    buy_fills = outcome.buy_fills
+    shed: list[ShedDecision] = []
+    level, amount = outcome.buy_level
+    if outcome.price == cap_u and level and amount < sum(book.buy_qty[i] for i in level):
+        buy_fills = dict(buy_fills)
+        served = _ration_by_priority(book, level, amount, priorities)
+        for i in level:
+            buy_fills.pop(i, None)
+            if served[i]:
+                buy_fills[i] = served[i]
+        shed = _shed_decisions(book, level, served, priorities)
+    curtailed = _curtailments(book, outcome) if outcome.price == floor_u else []
+    n_buys, n_sells = len(book.buys), len(book.sells)
+    accepted = [(book.buys[i], q) for i, q in sorted(buy_fills.items()) if i < n_buys]
+    accepted += [(book.sells[i], q) for i, q in sorted(outcome.sell_fills.items()) if i < n_sells]
+    return ClearingResult(
+        interval=interval,
+        price=units_to_price(outcome.price),
+        import_kw=units_to_kw(outcome.sell_fills.get(n_sells, 0)),
+        export_kw=units_to_kw(buy_fills.get(n_buys, 0)),
+        shed=tuple(shed),
+        curtailed=tuple(curtailed),
+        islanded=islanded,
+        operator=operator,
+        executed_at=now,
+        accepted_units=tuple(accepted),
+    )
+
+
+def _shed_decisions(
+    book: _Book, level: Sequence[int], served: Mapping[int, int], priorities: Mapping[str, int]
+) -> list[ShedDecision]:
+    decisions = []
+    for i in sorted(level, key=book.buy_ids.__getitem__):
+        if i >= len(book.buys) or served[i] >= book.buy_qty[i]:
+            continue
+        t = book.buys[i]
+        decisions.append(
+            ShedDecision(
+                tender_id=t.tender_id,
+                party=t.party,
+                priority=priorities.get(t.party, 0),
+                requested_kw=units_to_kw(book.buy_qty[i]),
+                served_kw=units_to_kw(served[i]),
+            )
+        )
+    return decisions
+
+
+def _curtailments(book: _Book, outcome: AuctionOutcome) -> list[Curtailment]:
+    level, _ = outcome.sell_level
+    result = []
+    for i in sorted(level, key=book.sell_ids.__getitem__):
+        accepted = outcome.sell_fills.get(i, 0)
+        if i >= len(book.sells) or accepted >= book.sell_qty[i]:
+            continue
+        t = book.sells[i]
+        result.append(
+            Curtailment(
+                tender_id=t.tender_id,
+                party=t.party,
+                offered_kw=units_to_kw(book.sell_qty[i]),
+                accepted_kw=units_to_kw(accepted),
+            )
+        )
+    return result

@@ -1,0 +1,183 @@
+"""Known-answer books for ``clear``: prices and quantities by hand, money to the cent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from market_builders import HOUR, buy, sell
+
+from market.clearing import ExternalTenders, clear
+from market.temix import CounterpartyError, Interval, IntervalError, PriceError, Side, to_cents
+
+D = Decimal
+GRID = ExternalTenders(
+    import_price=D("0.25"), export_price=D("0.05"), import_limit_kw=D(150), export_limit_kw=D(60)
+)
+
+
+def fills(result: object) -> dict[str, Decimal]:
+    return {f.tender.tender_id: f.quantity_kw for f in result.fills}  # type: ignore[attr-defined]
+
+
+def test_marginal_sell_sets_the_price_and_is_split() -> None:
+    result = clear(
+        [
+            buy("A", "0.30", "10"),
+            buy("B", "0.20", "10"),
+            sell("C", "0.10", "5"),
+            sell("D", "0.25", "10"),
+        ],
+        HOUR,
+    )
+    assert result.price == D("0.25")
+    assert fills(result) == {"A": D(10), "C": D(5), "D": D(5)}
+    money = {t.tender_id: to_cents(t.extended_price) for t in result.transactions}
+    assert money == {"A": D("2.50"), "C": D("1.25"), "D": D("1.25")}
+    assert all(t.counterparty == "market-operator" for t in result.transactions)
+    assert {t.tender_id: t.side for t in result.transactions}["A"] is Side.BUY
+    assert result.net_import_kw == 0
+
+
+def test_tie_at_the_margin_is_shared_pro_rata() -> None:
+    result = clear([buy("A", "0.30", "10"), sell("B", "0.20", "6"), sell("C", "0.20", "9")], HOUR)
+    assert result.price == D("0.20")
+    assert fills(result) == {"A": D(10), "B": D(4), "C": D(6)}
+
+
+def test_pro_rata_remainder_goes_by_tender_id_to_the_micro_kw() -> None:
+    book = [
+        buy("A", "0.30", "2"),
+        sell("D", "0.20", "1"),
+        sell("C", "0.20", "1"),
+        sell("B", "0.20", "1"),
+    ]
+    result = clear(book, HOUR)
+    got = fills(result)
+    assert got["B"] == got["C"] == D("0.666667")
+    assert got["D"] == D("0.666666")
+    assert got["B"] + got["C"] + got["D"] == D(2)
+
+
+def test_no_crossing_clears_nothing_at_the_midpoint_of_bid_and_ask() -> None:
+    result = clear([buy("A", "0.10", "5"), sell("B", "0.20", "5")], HOUR)
+    assert result.price == D("0.15")
+    assert result.transactions == ()
+
+
+def test_buys_only_clear_at_the_cap_and_shed_the_buys_at_the_cap() -> None:
+    result = clear(
+        [buy("A", "0.10", "5"), buy("K", "99", "3")], HOUR, price_cap=D("5"), islanded=True
+    )
+    assert result.price == D(5)
+    assert result.transactions == ()
+    assert [(s.tender_id, s.shed_kw) for s in result.shed] == [("K", D(3))]
+
+
+def test_sells_only_clear_at_the_floor_and_curtail_the_sells_at_the_floor() -> None:
+    result = clear([sell("PV", "0", "5"), sell("BAT", "0.10", "5")], HOUR, islanded=True)
+    assert result.price == D(0)
+    assert result.transactions == ()
+    assert [(c.tender_id, c.curtailed_kw) for c in result.curtailed] == [("PV", D(5))]
+
+
+def test_empty_book_clears_at_the_floor() -> None:
+    result = clear([], HOUR, price_floor=D("-0.05"))
+    assert result.price == D("-0.05")
+    assert result.transactions == () and result.shed == () and result.curtailed == ()
+
+
+def test_zero_external_limits_leave_demand_unserved_at_the_cap() -> None:
+    closed = ExternalTenders(D("0.25"), D("0.05"), D(0), D(0))
+    result = clear([buy("A", "0.30", "5")], HOUR, external=closed)
+    assert result.price == D(10)
+    assert result.import_kw == 0 and result.export_kw == 0
+    assert result.transactions == ()
+
+
+def test_surplus_pv_is_exported_and_export_price_sets_the_price() -> None:
+    book = [buy("K", "10", "18"), buy("A", "0.30", "10"), sell("PV", "0", "60")]
+    result = clear(book, HOUR, external=GRID)
+    assert result.price == D("0.05")
+    assert result.export_kw == D(32) and result.import_kw == 0
+    assert result.net_import_kw == D(-32)
+    assert fills(result) == {"K": D(18), "A": D(10), "PV": D(60)}
+
+
+def test_import_at_the_margin_sets_the_price_and_money_balances() -> None:
+    book = [buy("K", "10", "18"), buy("A", "0.30", "10"), sell("PV", "0", "5")]
+    result = clear(book, HOUR, external=GRID)
+    assert result.price == D("0.25")
+    assert result.import_kw == D(23)
+    money = {t.tender_id: to_cents(t.extended_price) for t in result.transactions}
+    assert money == {"K": D("4.50"), "A": D("2.50"), "PV": D("1.25")}
+    operator_net = money["K"] + money["A"] - money["PV"]
+    assert operator_net == to_cents(GRID.import_price * result.import_kw)
+
+
+def test_price_between_export_and_import_is_their_midpoint_when_nothing_is_marginal() -> None:
+    result = clear([buy("A", "0.30", "10"), sell("PV", "0", "10")], HOUR, external=GRID)
+    assert result.price == D("0.15")
+    assert result.net_import_kw == 0
+
+
+def test_islanded_ignores_external_and_sheds_lowest_priority_first() -> None:
+    book = [
+        buy("K", "10", "18"),
+        buy("P", "10", "20"),
+        buy("H", "0.50", "10"),
+        sell("PV", "0", "15"),
+        sell("BAT", "0.20", "10"),
+    ]
+    result = clear(book, HOUR, external=GRID, islanded=True, priorities={"K": 100, "P": 10})
+    assert result.price == D(10)
+    assert result.import_kw == 0 and result.export_kw == 0
+    assert fills(result) == {"K": D(18), "P": D(7), "PV": D(15), "BAT": D(10)}
+    [decision] = result.shed
+    assert (decision.party, decision.priority, decision.served_kw, decision.shed_kw) == (
+        "P",
+        10,
+        D(7),
+        D(13),
+    )
+
+
+def test_islanded_surplus_curtails_production_at_the_floor() -> None:
+    book = [buy("K", "10", "18"), sell("PV", "0", "40"), sell("BAT", "0.20", "10")]
+    result = clear(book, HOUR, islanded=True)
+    assert result.price == D(0)
+    assert fills(result) == {"K": D(18), "PV": D(18)}
+    [cut] = result.curtailed
+    assert (cut.tender_id, cut.offered_kw, cut.curtailed_kw) == ("PV", D(40), D(22))
+
+
+def test_all_or_none_tender_is_never_split() -> None:
+    result = clear([buy("A", "0.30", "10", all_or_none=True), sell("B", "0.20", "6")], HOUR)
+    assert result.transactions == ()
+    whole = clear([buy("A", "0.30", "6", all_or_none=True), sell("B", "0.20", "10")], HOUR)
+    assert fills(whole) == {"A": D(6), "B": D(6)}
+
+
+def test_expired_tenders_are_left_out() -> None:
+    now = HOUR.start - timedelta(minutes=1)
+    stale = buy("A", "0.30", "10", expires=now - timedelta(seconds=1))
+    result = clear([stale, sell("B", "0.20", "10")], HOUR, now=now)
+    assert result.transactions == ()
+    fresh = clear([buy("A2", "0.30", "10", expires=now), sell("B", "0.20", "10")], HOUR, now=now)
+    assert [t.executed_at for t in fresh.transactions] == [now, now]
+
+
+def test_tender_for_another_interval_is_refused() -> None:
+    other = Interval(HOUR.end, HOUR.duration)
+    with pytest.raises(IntervalError, match="tender A"):
+        clear([buy("A", "0.30", "1", interval=other)], HOUR)
+
+
+def test_tender_addressed_elsewhere_or_external_prices_crossed_are_refused() -> None:
+    directed = replace(buy("A", "0.3", "1"), counterparty="someone-else")
+    with pytest.raises(CounterpartyError):
+        clear([directed], HOUR)
+    with pytest.raises(PriceError, match="export price"):
+        ExternalTenders(D("0.10"), D("0.10"), D(1), D(1))
