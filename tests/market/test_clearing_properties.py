@@ -1,0 +1,142 @@
+"""Properties of clearing over random books, checked against a naive unit-by-unit walk."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from market_builders import HOUR, tender
+
+from market.clearing import ClearingResult, ExternalTenders, clear
+from market.temix import Side, Tender
+
+FLOOR = Decimal("0")
+CAP = Decimal("2")
+
+prices = st.integers(min_value=0, max_value=300).map(lambda c: Decimal(c).scaleb(-2))
+quantities = st.integers(min_value=1, max_value=50_000).map(lambda m: Decimal(m).scaleb(-3))
+
+
+@st.composite
+def books(draw: st.DrawFn) -> tuple[list[Tender], ExternalTenders | None, dict[str, int]]:
+    count = draw(st.integers(min_value=0, max_value=25))
+    tenders = []
+    for n in range(count):
+        side = draw(st.sampled_from([Side.BUY, Side.SELL]))
+        party = f"p{draw(st.integers(min_value=0, max_value=8))}"
+        tenders.append(tender(f"t{n}", side, draw(prices), draw(quantities), party=party))
+    external = None
+    if draw(st.booleans()):
+        export_c = draw(st.integers(min_value=0, max_value=150))
+        import_c = draw(st.integers(min_value=export_c + 1, max_value=250))
+        external = ExternalTenders(
+            import_price=Decimal(import_c).scaleb(-2),
+            export_price=Decimal(export_c).scaleb(-2),
+            import_limit_kw=draw(st.integers(0, 100).map(Decimal)),
+            export_limit_kw=draw(st.integers(0, 100).map(Decimal)),
+        )
+    priorities = {f"p{i}": draw(st.integers(min_value=0, max_value=3)) for i in range(9)}
+    return tenders, external, priorities
+
+
+def _clamped(t: Tender) -> Decimal:
+    return min(t.price, CAP) if t.side is Side.BUY else max(t.price, FLOOR)
+
+
+def _accepted(result: ClearingResult) -> dict[str, Decimal]:
+    return {f.tender.tender_id: f.quantity_kw for f in result.fills}
+
+
+def _naive_volume(tenders: list[Tender], external: ExternalTenders | None) -> Decimal:
+    """Match the best remaining buy with the best remaining sell, one step at a time."""
+    buys = [[min(t.price, CAP), t.quantity] for t in tenders if t.side is Side.BUY]
+    sells = [[max(t.price, FLOOR), t.quantity] for t in tenders if t.side is Side.SELL]
+    if external is not None:
+        buys.append([external.export_price, external.export_limit_kw])
+        sells.append([external.import_price, external.import_limit_kw])
+    buys = sorted((b for b in buys if b[0] >= FLOOR and b[1] > 0), key=lambda b: -b[0])
+    sells = sorted((s for s in sells if s[0] <= CAP and s[1] > 0), key=lambda s: s[0])
+    volume = Decimal(0)
+    while buys and sells and buys[0][0] >= sells[0][0]:
+        step = min(buys[0][1], sells[0][1])
+        volume += step
+        buys[0][1] -= step
+        sells[0][1] -= step
+        buys = [b for b in buys if b[1] > 0]
+        sells = [s for s in sells if s[1] > 0]
+    return volume
+
+
+def _run(book: tuple[list[Tender], ExternalTenders | None, dict[str, int]], islanded: bool):
+    tenders, external, priorities = book
+    return clear(
+        tenders,
+        HOUR,
+        external=external,
+        islanded=islanded,
+        price_floor=FLOOR,
+        price_cap=CAP,
+        priorities=priorities,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(books(), st.booleans())
+def test_clearing_respects_prices_balances_and_trades_the_most(book, islanded: bool) -> None:
+    tenders, external, _ = book
+    result = _run(book, islanded)
+    accepted = _accepted(result)
+    by_id = {t.tender_id: t for t in tenders}
+    assert FLOOR <= result.price <= CAP
+    for tender_id, quantity in accepted.items():
+        t = by_id[tender_id]
+        assert 0 < quantity <= t.quantity
+        if t.side is Side.BUY:
+            assert t.price >= result.price, "no accepted buy above its price"
+        else:
+            assert t.price <= result.price, "no accepted sell below its price"
+    for t in tenders:
+        filled = accepted.get(t.tender_id, Decimal(0))
+        if t.side is Side.BUY and _clamped(t) > result.price:
+            assert filled == t.quantity, "a buy above the price is filled in full"
+        if t.side is Side.SELL and _clamped(t) < result.price:
+            assert filled == t.quantity, "a sell below the price is filled in full"
+    bought = sum((q for i, q in accepted.items() if by_id[i].side is Side.BUY), Decimal(0))
+    sold = sum((q for i, q in accepted.items() if by_id[i].side is Side.SELL), Decimal(0))
+    assert bought + result.export_kw == sold + result.import_kw
+    if islanded:
+        assert result.import_kw == result.export_kw == 0
+    volume = bought + result.export_kw
+    assert volume == _naive_volume(tenders, None if islanded else external)
+
+
+@settings(max_examples=300, deadline=None)
+@given(books())
+def test_rationing_never_sheds_a_higher_priority_before_a_lower_one(book) -> None:
+    tenders, _, priorities = book
+    result = _run(book, islanded=True)
+    accepted = _accepted(result)
+    shed_priorities = [d.priority for d in result.shed if d.shed_kw > 0]
+    if not shed_priorities:
+        return
+    assert result.price == CAP
+    highest_shed = max(shed_priorities)
+    for t in tenders:
+        if t.side is Side.BUY and t.price >= CAP and priorities[t.party] < highest_shed:
+            assert t.tender_id not in accepted, f"{t.tender_id} served before a higher priority"
+    for d in result.shed:
+        assert d.served_kw == accepted.get(d.tender_id, Decimal(0))
+
+
+@settings(max_examples=100, deadline=None)
+@given(books(), st.booleans(), st.randoms(use_true_random=False))
+def test_result_does_not_depend_on_the_order_of_the_tenders(book, islanded, rnd) -> None:
+    tenders, external, priorities = book
+    shuffled = list(tenders)
+    rnd.shuffle(shuffled)
+    first = _run(book, islanded)
+    second = _run((shuffled, external, priorities), islanded)
+    assert first.price == second.price
+    assert _accepted(first) == _accepted(second)
+    assert first.shed == second.shed and first.curtailed == second.curtailed
