@@ -488,7 +488,7 @@ class Delivery:
         _set(
             self,
             "energy_kwh",
-            check_price(self.energy_kwh, f"energy of delivery {self.delivery_id}"),
+            check_amount(self.energy_kwh, f"energy of delivery {self.delivery_id}"),
         )
         check_aware(self.metered_at, f"metering time of delivery {self.delivery_id}")
 
