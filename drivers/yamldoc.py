@@ -215,7 +215,8 @@ def validation_problems(
             problems.append(doc.problem(loc, "required key is missing"))
         else:
             got = _describe(value) if value is not None else "nothing"
-            problems.append(doc.problem(loc, f"{item['msg']} (got {got})"))
+            message = str(item["msg"]).removeprefix("Value error, ")
+            problems.append(doc.problem(loc, f"{message} (got {got})"))
     return problems
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 
@@ -138,12 +137,6 @@ def _profiles(doc: YamlDocument, config: SiteFile, problems: list[Problem]) -> d
 
 def _site_checks(doc: YamlDocument, config: SiteFile) -> list[Problem]:
     problems = []
-    try:
-        ZoneInfo(config.site.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(doc.problem(("site", "timezone"),
-                                    f"unknown time zone {config.site.timezone!r}; use an IANA "
-                                    "name such as Europe/Berlin or America/New_York"))
     if not config.devices:
         problems.append(doc.problem(("devices",), "the devices list is empty; describe at least "
                                                   "the PCC meter"))

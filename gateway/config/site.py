@@ -11,6 +11,7 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -31,6 +32,18 @@ class SiteInfo(Section):
     pcc_export_limit_kw: Decimal = Field(ge=0)
     pcc_rating_kva: Decimal = Field(gt=0)
     ieee1547_category: Literal["I", "II", "III"] = "II"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin or "
+                "America/New_York"
+            ) from None
+        return value
 
 
 Personality = Literal[

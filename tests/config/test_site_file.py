@@ -187,11 +187,14 @@ def test_empty_devices_list(tmp_path: Path) -> None:
 
 
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:
-    text = (VALID.replace("Europe/Berlin", "Nowhere/Land")
-            .replace("price_cap_per_kwh: 5", "price_cap_per_kwh: -1")
-            .replace("profile: sunspec-meter-213", "profile: nope"))
-    problems = problems_for(tmp_path, text)
-    assert len(problems) == 3, problems
+    schema_errors = (VALID.replace("Europe/Berlin", "Nowhere/Land")
+                     .replace("nominal_voltage_v: 230", "nominal_voltage_v: high")
+                     .replace("port: 15020, unit: 1}", "port: 15020, unti: 1}"))
+    assert len(problems_for(tmp_path, schema_errors)) == 3
+    cross_checks = (VALID.replace("price_cap_per_kwh: 5", "price_cap_per_kwh: -1")
+                    .replace("profile: sunspec-meter-213", "profile: nope")
+                    .replace("- id: ev", "- id: breaker"))
+    assert len(problems_for(tmp_path, cross_checks)) == 3
 
 
 def test_islanding_setting_out_of_range_refused(tmp_path: Path) -> None:
