@@ -52,6 +52,8 @@ from gateway.islanding.synccheck import sync_summary, sync_violation, window_vio
 STARTUP_ALARM_AFTER_S = 30.0
 # Raise SYNC_CHECK_NOT_MET when the sync-check has not passed this long into resync.
 SYNC_ALARM_AFTER_S = 60.0
+# Below this grid voltage a missing frequency reading is expected, not a meter fault.
+LIVE_GRID_MIN_PU = 0.5
 # A state change can enable the next one in the same step (e.g. boot, then trip);
 # this bounds the chain.
 _MAX_CHAINED_STATES = 4
@@ -187,7 +189,7 @@ class IslandingController:
             self._start_islanding("start: grid sense reports the grid absent, breaker closed")
         elif breaker is BreakerStatus.CLOSED and self._grid_measured():
             self._enter_grid_connected("start: PCC breaker closed, grid measurements valid")
-        elif self._now - (self._started_at or self._now) >= STARTUP_ALARM_AFTER_S:
+        elif self._elapsed(self._started_since(), STARTUP_ALARM_AFTER_S):
             self._alarm_once(
                 AlarmCode.STARTUP_DATA_MISSING,
                 f"no islanding decision possible: breaker status {breaker}, "
@@ -355,6 +357,14 @@ class IslandingController:
     def _grid_measured(self) -> bool:
         return bool(self._inputs.grid_voltage_pu) and self._inputs.grid_frequency_hz is not None
 
+    def _started_since(self) -> float:
+        return self._now if self._started_at is None else self._started_at
+
+    def _grid_energised(self) -> bool:
+        """Frequency is only measurable on a live grid; below this a meter reports none."""
+        volts = self._inputs.grid_voltage_pu
+        return bool(volts) and min(volts or (0.0,)) >= LIVE_GRID_MIN_PU
+
     def _detect_grid_loss(self) -> str | None:
         inputs = self._inputs
         trip: Trip | None = self._detector.update(
@@ -401,7 +411,7 @@ class IslandingController:
             name
             for name, is_missing in (
                 ("grid voltage", not inputs.grid_voltage_pu),
-                ("grid frequency", inputs.grid_frequency_hz is None),
+                ("grid frequency", inputs.grid_frequency_hz is None and self._grid_energised()),
                 ("breaker status", inputs.breaker is BreakerStatus.UNKNOWN),
             )
             if is_missing
