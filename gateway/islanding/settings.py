@@ -414,24 +414,3 @@ def _resolve(section: IslandingSettings) -> ResolvedIslandingSettings:
         planned_island_pcc_threshold_kw=section.planned_island_pcc_threshold_kw,
         planned_island_timeout_s=section.planned_island_timeout_s,
     )
-
-
-def shed_order_errors(
-    settings: ResolvedIslandingSettings,
-    known_device_ids: set[str],
-    critical_device_ids: set[str],
-) -> list[str]:
-    """Cross-checks for the site loader: shed-order ids exist and none is a critical load."""
-    errors: list[str] = []
-    for device_id in settings.load_shed_order:
-        if device_id not in known_device_ids:
-            errors.append(
-                f"islanding.load_shed_order names {device_id!r}, which is not a device of "
-                "this site; use a device id from the devices section"
-            )
-        elif device_id in critical_device_ids:
-            errors.append(
-                f"islanding.load_shed_order names {device_id!r}, a critical load; critical "
-                "loads are never shed — remove it from the list"
-            )
-    return errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import pytest
@@ -294,7 +295,7 @@ def test_island_sheds_further_near_battery_reserve_and_restores_in_steps() -> No
     rig.run_for(interval * 4)
     restores = [(t - start, o.device_id) for t, o in rig.outputs(RestoreLoad)]  # type: ignore[union-attr]
     assert [d for _, d in restores] == ["lighting", "hvac2", "hvac1", "ev"]
-    gaps = [b[0] - a[0] for a, b in zip(restores, restores[1:], strict=False)]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(restores)]
     assert all(g == pytest.approx(interval) for g in gaps)
 
 
