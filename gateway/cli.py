@@ -11,9 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.commands import check_config, version
+from gateway.commands import check_config, ledger, version
 
-COMMANDS = (version, check_config)
+COMMANDS = (version, check_config, ledger)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,14 @@ See docs/ledger.md for the format, the signing design and the CLI.
 
 from __future__ import annotations
 
-from gateway.ledger.entries import Entry, EntryKind, NewEntry, SigningMode, canonical_json
+from gateway.ledger.entries import (
+    Entry,
+    EntryKind,
+    NewEntry,
+    Settlement,
+    SigningMode,
+    canonical_json,
+)
 from gateway.ledger.errors import (
     LedgerAccessError,
     LedgerBusyError,
@@ -48,6 +55,7 @@ __all__ = [
     "LedgerVersionError",
     "LedgerWriteError",
     "NewEntry",
+    "Settlement",
     "SettlementLine",
     "SettlementStatement",
     "SigningMode",

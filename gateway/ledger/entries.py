@@ -30,9 +30,10 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 from gateway.ledger.errors import LedgerEntryError
@@ -72,11 +73,15 @@ class EntryKind(enum.StrEnum):
     OPERATOR_COMMAND = "operator_command"
 
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+_quote = encode_basestring
+
+
 def canonical_json(value: object) -> str:
     """The one text form of a JSON value that the hash is computed over."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL.encode(value)
 
 
 def utc_text(at: datetime) -> str:
@@ -106,25 +111,26 @@ def check_party(party: str) -> str:
     return party
 
 
-def transaction_facts(transaction: Transaction) -> dict[str, Any]:
-    """The fields positions are built from, as JSON (Decimal as text, interval in µs)."""
-    return {
-        "transactionId": transaction.transaction_id,
-        "tenderId": transaction.tender_id,
-        "party": transaction.party,
-        "counterparty": transaction.counterparty,
-        "side": str(transaction.side),
-        "startUs": transaction.interval.start_us,
-        "durationUs": transaction.interval.duration_us,
-        "price": str(transaction.price),
-        "quantity": str(transaction.quantity),
-        "marketId": transaction.market_id,
-        "resource": transaction.resource,
-    }
+def transaction_facts_json(transaction: Transaction) -> str:
+    """``canonical_json(transaction_facts(transaction))``, formatted directly (hot path)."""
+    interval = transaction.interval
+    return (
+        f'{{"counterparty":{_quote(transaction.counterparty)},'
+        f'"durationUs":{interval.duration_us},'
+        f'"marketId":{_quote(transaction.market_id)},'
+        f'"party":{_quote(transaction.party)},'
+        f'"price":{_quote(str(transaction.price))},'
+        f'"quantity":{_quote(str(transaction.quantity))},'
+        f'"resource":{_quote(transaction.resource)},'
+        f'"side":{_quote(str(transaction.side))},'
+        f'"startUs":{interval.start_us},'
+        f'"tenderId":{_quote(transaction.tender_id)},'
+        f'"transactionId":{_quote(transaction.transaction_id)}}}'
+    )
 
 
 def transaction_from_facts(facts: Mapping[str, Any]) -> Transaction:
-    """Rebuild the :class:`Transaction` recorded by :func:`transaction_facts`."""
+    """Rebuild the :class:`Transaction` recorded by :func:`transaction_facts_json`."""
     return Transaction(
         transaction_id=facts["transactionId"],
         tender_id=facts["tenderId"],
@@ -139,32 +145,61 @@ def transaction_from_facts(facts: Mapping[str, Any]) -> Transaction:
     )
 
 
-def settlement_facts(party: str, interval: Interval, amount: Decimal) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Settlement:
     """One settlement line: ``amount`` (currency units, + = paid to ``party``) for ``interval``."""
-    if not isinstance(amount, Decimal) or not amount.is_finite():
-        raise LedgerEntryError(f"settlement amount must be a finite Decimal, got {amount!r}")
-    return {
-        "party": check_party(party),
-        "startUs": interval.start_us,
-        "durationUs": interval.duration_us,
-        "amount": str(amount),
-    }
+
+    party: str
+    interval: Interval
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        check_party(self.party)
+        if not isinstance(self.interval, Interval):
+            raise LedgerEntryError(
+                f"settlement interval must be an Interval, got {self.interval!r}"
+            )
+        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
+            raise LedgerEntryError(
+                f"settlement amount must be a finite Decimal, got {self.amount!r}"
+            )
+
+    def facts_json(self) -> str:
+        return canonical_json(
+            {
+                "amount": str(self.amount),
+                "durationUs": self.interval.duration_us,
+                "party": self.party,
+                "startUs": self.interval.start_us,
+            }
+        )
 
 
-def index_row(kind: str, seq: int, facts: Mapping[str, Any], facts_json: str) -> tuple[Any, ...]:
-    """The query-table row of a transaction or settlement entry, derived from its facts."""
+Subject = Transaction | Settlement
+
+
+def subject_facts_json(subject: Subject) -> str:
+    if isinstance(subject, Transaction):
+        return transaction_facts_json(subject)
+    return subject.facts_json()
+
+
+def subject_index_row(seq: int, subject: Subject) -> tuple[Any, ...]:
+    """The query-table row of a transaction or settlement entry (what verify re-derives)."""
+    interval = subject.interval
+    start = interval.start_us
+    end = start + interval.duration_us
+    if isinstance(subject, Transaction):
+        return (seq, subject.transaction_id, subject.party, subject.counterparty, start, end)
+    return (seq, subject.party, start, end, str(subject.amount))
+
+
+def index_row_from_facts(kind: str, seq: int, facts: Mapping[str, Any]) -> tuple[Any, ...]:
+    """:func:`subject_index_row` computed from the hashed facts text (for verification)."""
     start = facts["startUs"]
     end = start + facts["durationUs"]
     if kind == EntryKind.TRANSACTION:
-        return (
-            seq,
-            facts["transactionId"],
-            facts["party"],
-            facts["counterparty"],
-            start,
-            end,
-            facts_json,
-        )
+        return (seq, facts["transactionId"], facts["party"], facts["counterparty"], start, end)
     return (seq, facts["party"], start, end, facts["amount"])
 
 
@@ -175,37 +210,30 @@ INDEXED_KINDS = frozenset({"transaction", "settlement"})
 class NewEntry:
     """An entry to append: what it is, who signs it, and the payload dict (CTS encoding).
 
-    ``at`` overrides the round's time for this entry. Build transaction and settlement
-    entries with :meth:`for_transaction` / :meth:`for_settlement` so the ledger can answer
-    position and statement queries.
+    ``at`` overrides the round's time for this entry. Transaction and settlement entries
+    carry their ``subject`` (build them with :meth:`for_transaction` /
+    :meth:`for_settlement`), from which the ledger answers position and statement queries.
     """
 
     kind: EntryKind
     party: str
     payload: Mapping[str, Any]
     at: datetime | None = None
-    facts: Mapping[str, Any] | None = field(default=None)
+    subject: Subject | None = None
 
     @classmethod
     def for_transaction(
         cls, transaction: Transaction, payload: Mapping[str, Any], *, party: str
     ) -> NewEntry:
         """A transaction entry signed by ``party`` (e.g. the market operator that cleared it)."""
-        return cls(EntryKind.TRANSACTION, party, payload, facts=transaction_facts(transaction))
+        return cls(EntryKind.TRANSACTION, party, payload, subject=transaction)
 
     @classmethod
     def for_settlement(
-        cls,
-        settled_party: str,
-        interval: Interval,
-        amount: Decimal,
-        payload: Mapping[str, Any],
-        *,
-        party: str,
+        cls, settlement: Settlement, payload: Mapping[str, Any], *, party: str
     ) -> NewEntry:
-        """A settlement line for ``settled_party`` signed by ``party`` (who settled it)."""
-        facts = settlement_facts(settled_party, interval, amount)
-        return cls(EntryKind.SETTLEMENT, party, payload, facts=facts)
+        """A settlement line signed by ``party`` (who settled it)."""
+        return cls(EntryKind.SETTLEMENT, party, payload, subject=settlement)
 
 
 @dataclass(frozen=True, slots=True)

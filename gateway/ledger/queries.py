@@ -110,10 +110,11 @@ def positions(
     start_us = bounding.start_us
     end_us = start_us + bounding.duration_us
     rows = conn.execute(
-        "SELECT facts FROM ledger_transactions WHERE party = ? AND start_us < ? AND end_us > ? "
+        "SELECT e.facts FROM ledger_transactions t JOIN ledger_entries e ON e.seq = t.seq "
+        "WHERE t.party = ? AND t.start_us < ? AND t.end_us > ? "
         "UNION ALL "
-        "SELECT facts FROM ledger_transactions WHERE counterparty = ? AND start_us < ? "
-        "AND end_us > ?",
+        "SELECT e.facts FROM ledger_transactions t JOIN ledger_entries e ON e.seq = t.seq "
+        "WHERE t.counterparty = ? AND t.start_us < ? AND t.end_us > ?",
         (party, end_us, start_us, party, end_us, start_us),
     ).fetchall()
     book = PositionBook(transaction_from_facts(json.loads(row[0])) for row in rows)

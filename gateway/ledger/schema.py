@@ -63,10 +63,9 @@ def _create_v1(db: sqlite_utils.Database) -> None:
             "counterparty": str,
             "start_us": int,
             "end_us": int,
-            "facts": str,
         },
         pk="seq",
-        not_null={"transaction_id", "party", "counterparty", "start_us", "end_us", "facts"},
+        not_null={"transaction_id", "party", "counterparty", "start_us", "end_us"},
     )
     db.table("ledger_transactions").create_index(
         ["party", "start_us"], index_name="ledger_tx_party"

@@ -30,12 +30,14 @@ from gateway.ledger.entries import (
     Entry,
     EntryKind,
     NewEntry,
+    Settlement,
     SigningMode,
     canonical_json,
     check_party,
     entry_hash,
-    index_row,
     signed_message,
+    subject_facts_json,
+    subject_index_row,
     utc_text,
 )
 from gateway.ledger.errors import LedgerEntryError, LedgerKeyError
@@ -43,7 +45,7 @@ from gateway.ledger.keys import KeyRing, fingerprint
 from gateway.ledger.lockfile import WriterLock
 from gateway.ledger.schema import migrate
 from gateway.ledger.telemetry import TelemetryRetention, TelemetrySample
-from market.temix import Interval
+from market.temix import Interval, Transaction
 
 _INSERT_ENTRY = (
     "INSERT INTO ledger_entries(seq, time, kind, party, payload, facts, prev_hash, hash, "
@@ -51,7 +53,7 @@ _INSERT_ENTRY = (
 )
 _INSERT_TRANSACTION = (
     "INSERT INTO ledger_transactions(seq, transaction_id, party, counterparty, start_us, "
-    "end_us, facts) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "end_us) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _INSERT_SETTLEMENT = (
     "INSERT INTO ledger_settlements(seq, party, start_us, end_us, amount) VALUES (?, ?, ?, ?, ?)"
@@ -245,7 +247,8 @@ class Ledger:
                 )
             try:
                 payload = canonical_json(_as_dict(entry.payload))
-                facts = "" if entry.facts is None else canonical_json(entry.facts)
+                subject = entry.subject
+                facts = "" if subject is None else subject_facts_json(subject)
                 time = round_time if entry.at is None else utc_text(entry.at)
                 digest = entry_hash(seq, time, kind, party, prev, facts, payload)
             except (TypeError, ValueError, UnicodeError) as err:
@@ -256,15 +259,15 @@ class Ledger:
                 ) from err
             rows.append([seq, time, str(kind), party, payload, facts or None, prev, digest, None])
             prev = digest
-            if (entry.facts is not None) != (kind in INDEXED_KINDS):
-                raise LedgerEntryError(
-                    f"entry {position + 1} of the round ({kind}): build transaction and "
-                    "settlement entries with NewEntry.for_transaction / for_settlement; "
-                    "other kinds carry no facts"
-                )
-            if entry.facts is not None:
-                table = transactions if kind is EntryKind.TRANSACTION else settlements
-                table.append(index_row(kind, seq, entry.facts, facts))
+            if subject is not None:
+                if kind is EntryKind.TRANSACTION and isinstance(subject, Transaction):
+                    transactions.append(subject_index_row(seq, subject))
+                elif kind is EntryKind.SETTLEMENT and isinstance(subject, Settlement):
+                    settlements.append(subject_index_row(seq, subject))
+                else:
+                    raise _subject_error(position, kind)
+            elif kind in INDEXED_KINDS:
+                raise _subject_error(position, kind)
             if kind is EntryKind.PARTY_KEY:
                 new_keys.append((check_party(party), entry.payload["publicKey"], seq))
         return rows, transactions, settlements, new_keys
@@ -344,3 +347,11 @@ def _as_dict(payload: object) -> object:
             return dict(payload)  # type: ignore[call-overload]
         raise TypeError(f"payload must be a dict, got {type(payload).__name__}")
     return payload
+
+
+def _subject_error(position: int, kind: EntryKind) -> LedgerEntryError:
+    return LedgerEntryError(
+        f"entry {position + 1} of the round ({kind}): build transaction entries with "
+        "NewEntry.for_transaction and settlement entries with NewEntry.for_settlement; "
+        "other kinds carry no subject"
+    )

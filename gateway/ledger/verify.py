@@ -29,7 +29,7 @@ from gateway.ledger.entries import (
     GENESIS_HASH,
     EntryKind,
     entry_hash,
-    index_row,
+    index_row_from_facts,
     signed_message,
 )
 from gateway.ledger.keys import fingerprint, load_public_key, signature_valid
@@ -171,7 +171,7 @@ def _record_key(
 _INDEX_TABLES = {
     "transaction": (
         "ledger_transactions",
-        "SELECT seq, transaction_id, party, counterparty, start_us, end_us, facts "
+        "SELECT seq, transaction_id, party, counterparty, start_us, end_us "
         "FROM ledger_transactions ORDER BY seq",
     ),
     "settlement": (
@@ -203,6 +203,6 @@ def _check_indexes(conn: sqlite3.Connection, keys: dict[str, tuple[str, int]]) -
             if (
                 facts is None
                 or indexed is None
-                or (index_row(kind, seq, json.loads(facts), facts) != tuple(indexed))
+                or (index_row_from_facts(kind, seq, json.loads(facts)) != tuple(indexed))
             ):
                 raise _Failed(seq, f"{table} row does not match the entry's hashed facts")

@@ -1,0 +1,130 @@
+"""Ledger throughput: signed, hash-chained, durable entries per second, rounds of 1,000.
+
+Prints, for the same machine in the same run:
+
+- the ledger's ``append_round`` with one signature per party per round (the default),
+- the ledger with one signature per entry (``SigningMode.ENTRY``),
+- raw ``sqlite3.executemany`` of the same rows into a plain table (WAL,
+  synchronous=FULL, one commit per 1,000 rows) — the ceiling for SQLite itself,
+
+and the ledger/raw ratio. Run: ``python bench/ledger.py [--rounds N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from gateway.ledger import Ledger, NewEntry, SigningMode
+from market.temix import Interval, Side, Transaction
+
+ROUND_SIZE = 1000
+AGENTS = [f"agent-{n}" for n in range(8)]
+START = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+def _round(number: int) -> list[NewEntry]:
+    """A market round: transactions between agents and the operator, with CTS-like payloads."""
+    entries = []
+    interval = Interval(START + timedelta(minutes=5 * (number % 24)), timedelta(minutes=5))
+    for i in range(ROUND_SIZE):
+        agent = AGENTS[i % len(AGENTS)]
+        transaction = Transaction(
+            transaction_id=f"tx-{number}-{i}",
+            tender_id=f"td-{number}-{i}",
+            party=agent,
+            counterparty="operator",
+            side=Side.BUY if i % 2 else Side.SELL,
+            interval=interval,
+            price=Decimal("0.1234"),
+            quantity=Decimal("12.5"),
+        )
+        payload = {
+            "transactionId": transaction.transaction_id,
+            "tender": {
+                "tenderId": transaction.tender_id,
+                "partyId": agent,
+                "side": str(transaction.side),
+                "tenderDetail": {
+                    "type": "interval",
+                    "interval": {"dtStart": interval.start.isoformat(), "duration": "PT5M"},
+                    "price": "0.1234",
+                    "quantity": "12.5",
+                },
+            },
+            "counterPartyId": "operator",
+        }
+        entries.append(NewEntry.for_transaction(transaction, payload, party="operator"))
+    return entries
+
+
+def bench_ledger(directory: Path, rounds: list[list[NewEntry]], signing: SigningMode) -> float:
+    db = directory / f"ledger-{signing.value}.db"
+    with Ledger.open(
+        db, directory / "state", ["operator", *AGENTS], at=START, signing=signing
+    ) as ledger:
+        began = time.perf_counter()
+        for number, entries in enumerate(rounds):
+            ledger.append_round(entries, at=START + timedelta(seconds=number))
+        elapsed = time.perf_counter() - began
+    return len(rounds) * ROUND_SIZE / elapsed
+
+
+def bench_raw(directory: Path, source: Path, count: int) -> float:
+    """executemany of the very rows the ledger wrote, into a plain table, same durability."""
+    with sqlite3.connect(source) as src:
+        rows = src.execute(
+            "SELECT seq, time, kind, party, payload, facts, prev_hash, hash, signature "
+            "FROM ledger_entries WHERE kind = 'transaction' ORDER BY seq LIMIT ?",
+            (count,),
+        ).fetchall()
+    src.close()
+    conn = sqlite3.connect(directory / "raw.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE entries (seq INTEGER PRIMARY KEY, time TEXT, kind TEXT, party TEXT, "
+        "payload TEXT, facts TEXT, prev_hash TEXT, hash TEXT, signature TEXT)"
+    )
+    began = time.perf_counter()
+    for offset in range(0, len(rows), ROUND_SIZE):
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows[offset : offset + ROUND_SIZE],
+        )
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - began
+    conn.close()
+    return len(rows) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30, help="rounds of 1,000 entries")
+    args = parser.parse_args()
+    rounds = [_round(number) for number in range(args.rounds)]
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        directory = Path(tmp)
+        per_round = bench_ledger(directory, rounds, SigningMode.ROUND)
+        per_entry = bench_ledger(directory, rounds, SigningMode.ENTRY)
+        raw = bench_raw(directory, directory / "ledger-round.db", args.rounds * ROUND_SIZE)
+    print(f"rounds of {ROUND_SIZE:,} entries, {args.rounds} rounds, WAL + synchronous=FULL")
+    print(
+        f"  ledger, signature per party per round : {per_round:>10,.0f} entries/s "
+        f"({per_round / raw:.2f} x raw)"
+    )
+    print(
+        f"  ledger, signature per entry           : {per_entry:>10,.0f} entries/s "
+        f"({per_entry / raw:.2f} x raw)"
+    )
+    print(f"  raw sqlite3.executemany, same rows    : {raw:>10,.0f} entries/s")
+
+
+if __name__ == "__main__":
+    main()
