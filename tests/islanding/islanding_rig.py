@@ -73,6 +73,8 @@ class Rig:
         self.steps = 0
         self.breaker_closed = breaker_closed
         self.breaker_stuck = False
+        self.breaker_delay_steps = 0
+        self._breaker_move: tuple[bool, int] | None = None
         self.contacts_override: tuple[bool | None, bool | None] | None = None
         self.grid = grid
         self.island_frequency_hz = 60.0
@@ -112,6 +114,10 @@ class Rig:
         )
 
     def step(self, inputs: Inputs | None = None) -> list[Output]:
+        if self._breaker_move is not None and self.steps >= self._breaker_move[1]:
+            if not self.breaker_stuck:
+                self.breaker_closed = self._breaker_move[0]
+            self._breaker_move = None
         seen = inputs or self.inputs()
         record = Record(self.now_s, self.state, seen)
         record.outputs = self.controller.step(self.now_s, seen)
@@ -122,10 +128,9 @@ class Rig:
         return record.outputs
 
     def _act(self, output: Output) -> None:
-        if isinstance(output, OpenBreaker) and not self.breaker_stuck:
-            self.breaker_closed = False
-        elif isinstance(output, CloseBreaker) and not self.breaker_stuck:
-            self.breaker_closed = True
+        if isinstance(output, OpenBreaker | CloseBreaker):
+            due = self.steps + 1 + self.breaker_delay_steps
+            self._breaker_move = (isinstance(output, CloseBreaker), due)
         elif isinstance(output, SetStorageMode):
             self.storage_mode = output.mode
 
