@@ -46,6 +46,7 @@ from market.model import (
     Tender,
     Transaction,
 )
+from market.positions import PositionBook
 from market.products import OptionKind, OptionProduct, PowerProduct, Product, TransportProduct
 from market.sides import Side
 
@@ -77,6 +78,7 @@ __all__ = [
     "encode_interval",
     "encode_tender",
     "encode_transaction",
+    "reply_position",
 ]
 
 PAYLOAD_TYPE_KEY = "payloadType"
@@ -274,6 +276,20 @@ Payload = (
     | CreateDelivery
     | CreatedDelivery
 )
+
+
+def reply_position(book: PositionBook, request: RequestPosition, *, party_id: str) -> ReplyPosition:
+    """Answer ``request`` from ``book``: one position per ``interval_duration`` step (or one
+    for the whole bounding interval when the request names no step)."""
+    step = request.interval_duration or request.bounding_interval.duration
+    return ReplyPosition(
+        party_id=party_id,
+        in_response_to=request.request_id,
+        market_id=request.market_id,
+        position_party=request.position_party,
+        bounding_interval=request.bounding_interval,
+        positions=tuple(book.positions(request.position_party, request.bounding_interval, step)),
+    )
 
 
 # --- numbers and times --------------------------------------------------------------------

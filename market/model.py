@@ -68,6 +68,8 @@ def check_aware(value: datetime | None, what: str) -> None:
 
 def check_side(obj: object, value: Side | str) -> None:
     """Coerce a side given as text to :class:`Side`, rejecting anything else."""
+    if type(value) is Side:
+        return
     try:
         side = Side(value)
     except ValueError as err:

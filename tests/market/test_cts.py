@@ -38,12 +38,14 @@ from market.cts import (
     Response,
     decode,
     encode,
+    reply_position,
 )
 from market.temix import (
     Delivery,
     Interval,
     OptionKind,
     OptionProduct,
+    PositionBook,
     PowerProduct,
     Quote,
     Side,
@@ -537,3 +539,14 @@ def test_streams_round_trip_exactly(
     )
     assert decode(through_json(payload)) == payload
     schema_for("EiDistributeTender").validate(through_json(payload))
+
+
+def test_reply_position_answers_from_a_position_book() -> None:
+    request = EXAMPLES[9]
+    assert isinstance(request, RequestPosition)
+    reply = reply_position(PositionBook([TRANSACTION]), request, party_id="market")
+    assert reply.in_response_to == "r6" and reply.position_party == "pv"
+    assert [q for _, q in reply.positions] == [Decimal("2.5")] * 4 + [Decimal(0)] * 4
+    whole = reply_position(PositionBook([TRANSACTION]), EXAMPLES[10], party_id="market")  # type: ignore[arg-type]
+    assert whole.positions == ((Interval(T0, HOUR), Decimal("2.5")),)
+    assert decode(through_json(reply)) == reply
