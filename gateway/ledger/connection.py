@@ -26,10 +26,6 @@ def open_writer(
     path: Path, *, busy_timeout_s: float, max_page_count: int | None
 ) -> sqlite3.Connection:
     """A read-write connection in WAL mode with ``synchronous=FULL``."""
-    if not path.parent.is_dir():
-        raise LedgerAccessError(
-            f"ledger directory {path.parent} does not exist; create it or fix the ledger path"
-        )
     try:
         conn = sqlite3.connect(
             path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False

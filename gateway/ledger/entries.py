@@ -37,6 +37,7 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from gateway.ledger.errors import LedgerEntryError
+from market.cts import encode_transaction
 from market.temix import Interval, Side, Transaction
 
 FORMAT_TAG = "temix-ledger/1"
@@ -223,9 +224,14 @@ class NewEntry:
 
     @classmethod
     def for_transaction(
-        cls, transaction: Transaction, payload: Mapping[str, Any], *, party: str
+        cls, transaction: Transaction, payload: Mapping[str, Any] | None = None, *, party: str
     ) -> NewEntry:
-        """A transaction entry signed by ``party`` (e.g. the market operator that cleared it)."""
+        """A transaction entry signed by ``party`` (e.g. the market operator that cleared it).
+
+        ``payload`` defaults to the transaction's CTS encoding.
+        """
+        if payload is None:
+            payload = encode_transaction(transaction)
         return cls(EntryKind.TRANSACTION, party, payload, subject=transaction)
 
     @classmethod

@@ -40,7 +40,7 @@ from gateway.ledger.entries import (
     subject_index_row,
     utc_text,
 )
-from gateway.ledger.errors import LedgerEntryError, LedgerKeyError
+from gateway.ledger.errors import LedgerAccessError, LedgerEntryError, LedgerKeyError
 from gateway.ledger.keys import KeyRing, fingerprint
 from gateway.ledger.lockfile import WriterLock
 from gateway.ledger.schema import migrate
@@ -104,6 +104,11 @@ class Ledger:
         under ``state_dir`` and records new public keys as ``party_key`` entries at ``at``.
         """
         db_path = Path(path)
+        if not db_path.parent.is_dir():
+            raise LedgerAccessError(
+                f"ledger directory {db_path.parent} does not exist; create it or fix the "
+                "ledger path"
+            )
         lock = WriterLock(db_path)
         lock.acquire()
         conn: sqlite3.Connection | None = None
