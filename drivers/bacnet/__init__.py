@@ -1,0 +1,1 @@
+"""BACnet/IP: the driver, the shared client stack and the simulated device (bacpypes3)."""
