@@ -99,9 +99,18 @@ class WriteRejected(DriverError):
 class Driver(Protocol):
     """What the gateway needs from a device adapter (one per device)."""
 
-    device_id: str
-    profile: Profile
-    fault: DeviceFault | None  # the current fault, None while healthy
+    @property
+    def device_id(self) -> str: ...
+
+    @property
+    def profile(self) -> Profile:
+        """The device's profile (a driver may narrow it to its protocol's profile class)."""
+        ...
+
+    @property
+    def fault(self) -> DeviceFault | None:
+        """The current fault, None while healthy (a plain attribute satisfies this)."""
+        ...
 
     async def start(self) -> None:
         """Open the link; never raises because the device is down (that is a fault)."""

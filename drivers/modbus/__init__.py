@@ -1,0 +1,1 @@
+"""Modbus TCP/RTU with SunSpec: codec, block planner, pymodbus wrapper, driver."""
