@@ -389,3 +389,11 @@ def test_missing_pcc_measurement_is_alarmed_once_and_never_resets_a_trip_timer()
     tripped = rig.run_until(lambda: rig.state is State.ISLANDING, 1.0)
     assert uv2 <= tripped - start <= uv2 + DT
     assert alarm_codes(rig).count(AlarmCode.PCC_MEASUREMENTS_MISSING) == 1
+
+
+def test_operator_command_can_also_arrive_with_the_inputs() -> None:
+    rig = building_rig()
+    rig.base = replace(BUILDING, pcc_power_kw=1.0)
+    rig.step(replace(rig.inputs(), operator_command=OperatorCommand.PLANNED_ISLAND))
+    assert rig.controller.holding_island
+    assert rig.outputs(OpenBreaker) != []
