@@ -1,0 +1,227 @@
+"""The contract every agent personality keeps, and the curve → tenders arithmetic they share.
+
+An agent turns its device's state and forecast into tenders for each interval of the
+horizon, and a cleared position into a target operating level::
+
+    tenders(now, intervals, state, forecast, positions) -> list[Tender]
+    setpoint(interval, position_kw) -> Setpoint
+
+- ``state`` is the personality's own small dataclass (zone temperature, state of charge,
+  EV session …) read by the gateway from the device; ``forecast`` maps an interval to the
+  one figure the personality plans with (its load, its PV output or the expected price —
+  each personality says which); ``positions`` maps an interval to the agent's current
+  position on it (TeMIX sign: positive = net seller).
+- Positions accumulate: an agent tenders only the *difference* between the position it
+  wants and the one it holds (buy-back / sell-back), never a fresh total.
+- Each agent describes what it wants as a :class:`PositionCurve` — the position it wants
+  as the price rises — and :func:`curve_tenders` turns curve minus current position into
+  buy tenders (accepted at or below their price) and sell tenders (at or above).
+- ``Setpoint.power_kw`` is the target draw from the building bus: positive consumes,
+  negative produces (so it is minus the position, limited to what the device can do).
+
+The market operator does not see states or forecasts: it talks to a :class:`Participant`
+(party, priority, tenders for a horizon). :class:`BoundAgent` binds an agent to the state
+and forecast of this round — that is what the gateway's device service hands the market.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from typing import Generic, Protocol, TypeVar
+
+from market.clearing import DEFAULT_PRICE_CAP, DEFAULT_PRICE_FLOOR, PRICE_SCALE, QUANTITY_SCALE
+from market.temix import Interval, Side, Tender
+
+__all__ = [
+    "DEFAULT_BAND",
+    "Agent",
+    "BoundAgent",
+    "Forecast",
+    "Participant",
+    "PositionCurve",
+    "Positions",
+    "PriceBand",
+    "Setpoint",
+    "curve_tenders",
+    "draw_setpoint",
+    "hours",
+    "kw",
+    "price",
+    "tender_prefix",
+]
+
+Forecast = Mapping[Interval, Decimal]
+"""One planning figure per interval (load kW, PV kW or expected price per kWh)."""
+Positions = Mapping[Interval, Decimal]
+"""The agent's current position per interval (kW, positive = net seller)."""
+
+StateT = TypeVar("StateT", contravariant=True)
+
+_ZERO = Decimal(0)
+_KW_QUANTUM = Decimal(1) / QUANTITY_SCALE
+_PRICE_QUANTUM = Decimal(1) / PRICE_SCALE
+
+
+def kw(value: Decimal | float | int) -> Decimal:
+    """A rate rounded down to the market's resolution (one micro-kW)."""
+    return Decimal(value).quantize(_KW_QUANTUM, rounding=ROUND_FLOOR)
+
+
+def price(value: Decimal | float | int) -> Decimal:
+    """A price rounded half-even to the market's resolution (one micro-unit per kWh)."""
+    return Decimal(value).quantize(_PRICE_QUANTUM)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBand:
+    """The market's price floor and cap: "any price" for an agent means one of these."""
+
+    floor: Decimal = DEFAULT_PRICE_FLOOR
+    cap: Decimal = DEFAULT_PRICE_CAP
+
+
+DEFAULT_BAND = PriceBand()
+
+
+@dataclass(frozen=True, slots=True)
+class Setpoint:
+    """Target operating level for one interval: draw from the bus (+ consumes, − produces)."""
+
+    interval: Interval
+    power_kw: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PositionCurve:
+    """The position an agent wants as a function of the clearing price.
+
+    At prices below every step the agent wants ``base_kw``; each ``(price, delta_kw)`` step
+    (prices ascending, ``delta_kw`` > 0) raises the wanted position by ``delta_kw`` once the
+    price is above ``price`` — a buyer buys less, a seller sells more. A critical load is
+    a flat curve at minus its load; a PV array is 0 with one step of its output at ~0.
+    """
+
+    base_kw: Decimal
+    steps: tuple[tuple[Decimal, Decimal], ...] = ()
+
+    @classmethod
+    def flat(cls, position_kw: Decimal) -> PositionCurve:
+        return cls(position_kw)
+
+
+def curve_tenders(
+    party: str,
+    interval: Interval,
+    curve: PositionCurve,
+    current_kw: Decimal,
+    band: PriceBand,
+    id_prefix: str,
+) -> list[Tender]:
+    """Tenders that move ``current_kw`` onto ``curve`` at whatever price clears.
+
+    Below the current position the curve is bought (buy tenders at each step's price, and
+    at the cap for what is wanted at any price); above it, sold (sell tenders at each
+    step's price, and at the floor for what is offered at any price). When the current
+    position lies inside a step, the sell-back of that step is offered one micro-unit above
+    the step price, so the agent never buys and sells at one price.
+    """
+    out: list[Tender] = []
+
+    def add(side: Side, at: Decimal, quantity: Decimal) -> None:
+        quantity = kw(quantity)
+        if quantity > 0:
+            out.append(
+                Tender(f"{id_prefix}:{len(out)}", party, side, interval, price(at), quantity)
+            )
+
+    top = curve.base_kw + sum((d for _, d in curve.steps), _ZERO)
+    add(Side.BUY, band.cap, current_kw - top)
+    add(Side.SELL, band.floor, curve.base_kw - current_kw)
+    before = curve.base_kw
+    for step_price, delta in curve.steps:
+        after = before + delta
+        inside = before < current_kw < after
+        add(Side.BUY, step_price, min(after, current_kw) - before)
+        add(Side.SELL, step_price + _PRICE_QUANTUM * inside, after - max(before, current_kw))
+        before = after
+    return out
+
+
+def tender_prefix(party: str, now: datetime, interval: Interval) -> str:
+    """Unique, readable id stem for one agent's tenders on one interval in one round."""
+    return f"{party}@{now.isoformat()}/{interval}"
+
+
+class Agent(Protocol[StateT]):
+    """An agent personality (see the module docstring)."""
+
+    @property
+    def party(self) -> str: ...
+
+    @property
+    def priority(self) -> int: ...
+
+    def tenders(
+        self,
+        now: datetime,
+        intervals: Sequence[Interval],
+        state: StateT,
+        forecast: Forecast,
+        positions: Positions,
+    ) -> list[Tender]: ...
+
+    def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint: ...
+
+
+class Participant(Protocol):
+    """What the market operator needs of a trader in its market."""
+
+    @property
+    def party(self) -> str: ...
+
+    @property
+    def priority(self) -> int: ...
+
+    def tenders(
+        self, now: datetime, intervals: Sequence[Interval], positions: Positions
+    ) -> list[Tender]: ...
+
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class BoundAgent(Generic[S]):
+    """An agent with this round's device state and forecast: a :class:`Participant`."""
+
+    agent: Agent[S]
+    state: S
+    forecast: Forecast = field(default_factory=dict)
+
+    @property
+    def party(self) -> str:
+        return self.agent.party
+
+    @property
+    def priority(self) -> int:
+        return self.agent.priority
+
+    def tenders(
+        self, now: datetime, intervals: Sequence[Interval], positions: Positions
+    ) -> list[Tender]:
+        return self.agent.tenders(now, intervals, self.state, self.forecast, positions)
+
+
+def draw_setpoint(
+    interval: Interval, position_kw: Decimal, low_kw: Decimal, high_kw: Decimal
+) -> Setpoint:
+    """Setpoint drawing minus the position, kept within what the device can do."""
+    return Setpoint(interval, min(max(-position_kw, low_kw), high_kw))
+
+
+def hours(interval: Interval) -> Decimal:
+    """Interval length in hours as a Decimal (28 digits; exact for whole minutes of 1/4 h)."""
+    return Decimal(interval.hours.numerator) / interval.hours.denominator

@@ -1,0 +1,197 @@
+"""Battery: buys low and sells high across the horizon, never planning outside its SoC limits.
+
+Plan (each round, from the state of charge now and the positions already held):
+
+- The value of stored energy is the mean forecast price ``v`` over the horizon. The battery
+  bids to charge at ``v × η`` in intervals forecast at or below that, and offers to
+  discharge at ``v / η`` in intervals forecast at or above that (η = round-trip
+  efficiency), cheapest charge and dearest discharge intervals first.
+- Robust SoC rule: whatever part of its tenders is accepted, the state of charge stays in
+  ``[floor, soc_max_kwh]`` at every interval end. The upper bound is checked with every
+  buy tender accepted and no sell, the lower bound with every sell accepted and no buy;
+  an interval carries buy or sell tenders, never both, and stored energy is monotone in
+  the charging rate, so any actual outcome lies between the two. Quantities round down.
+- ``floor`` is ``reserve_kwh`` (energy kept for islanding) while grid-connected and
+  ``soc_min_kwh`` when islanded — the island may use the reserve.
+- Charging stores ``rate × hours × √η``; discharging draws ``rate × hours / √η``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from market.agents.base import (
+    DEFAULT_BAND,
+    Forecast,
+    Positions,
+    PriceBand,
+    Setpoint,
+    draw_setpoint,
+    kw,
+    price,
+    tender_prefix,
+)
+from market.temix import Interval, Side, Tender
+
+__all__ = ["Battery", "BatteryPreferences", "BatteryState", "stored_energy_change_kwh"]
+
+_ZERO = Decimal(0)
+_MARGIN_KWH = 1e-6
+_HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryPreferences:
+    """Capacity and limits in kWh/kW; ``reserve_kwh`` is kept for islanding."""
+
+    capacity_kwh: Decimal
+    soc_min_kwh: Decimal
+    soc_max_kwh: Decimal
+    max_charge_kw: Decimal
+    max_discharge_kw: Decimal
+    round_trip_efficiency: Decimal = Decimal("0.9")
+    reserve_kwh: Decimal = _ZERO
+    priority: int = 50
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.soc_min_kwh <= self.soc_max_kwh <= self.capacity_kwh:
+            raise ValueError(
+                "battery needs 0 <= soc_min_kwh <= soc_max_kwh <= capacity_kwh, got "
+                f"{self.soc_min_kwh}, {self.soc_max_kwh}, {self.capacity_kwh}"
+            )
+        if not 0 < self.round_trip_efficiency <= 1:
+            raise ValueError(
+                f"round_trip_efficiency must be in (0, 1], got {self.round_trip_efficiency}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryState:
+    soc_kwh: Decimal
+    islanded: bool = False
+
+
+def stored_energy_change_kwh(
+    preferences: BatteryPreferences, charge_kw: float, duration_h: float
+) -> float:
+    """Energy added to the cells by charging at ``charge_kw`` (negative: discharging)."""
+    leg = math.sqrt(float(preferences.round_trip_efficiency))
+    energy = charge_kw * duration_h
+    return energy * leg if energy >= 0 else energy / leg
+
+
+def _rate_up(base: float, room_kwh: float, h: float, leg: float) -> float:
+    """Extra charging rate on top of ``base`` that adds at most ``room_kwh``."""
+    if base >= 0:
+        return room_kwh / (h * leg)
+    to_zero = -base * h / leg
+    if room_kwh <= to_zero:
+        return room_kwh * leg / h
+    return -base + (room_kwh - to_zero) / (h * leg)
+
+
+def _rate_down(base: float, room_kwh: float, h: float, leg: float) -> float:
+    """Extra discharging rate below ``base`` that removes at most ``room_kwh``."""
+    if base <= 0:
+        return room_kwh * leg / h
+    to_zero = base * h * leg
+    if room_kwh <= to_zero:
+        return room_kwh / (h * leg)
+    return base + (room_kwh - to_zero) * leg / h
+
+
+class Battery:
+    """Forecast = expected price per interval; intervals without one are not traded."""
+
+    def __init__(
+        self, party: str, preferences: BatteryPreferences, band: PriceBand = DEFAULT_BAND
+    ) -> None:
+        self.party = party
+        self.preferences = preferences
+        self.band = band
+
+    @property
+    def priority(self) -> int:
+        return self.preferences.priority
+
+    def _trajectory(self, soc0: float, rates: list[float], hs: list[float]) -> list[float]:
+        soc, out = soc0, []
+        for rate, h in zip(rates, hs, strict=True):
+            soc += stored_energy_change_kwh(self.preferences, rate, h)
+            out.append(soc)
+        return out
+
+    def plan(
+        self,
+        intervals: Sequence[Interval],
+        state: BatteryState,
+        forecast: Forecast,
+        positions: Positions,
+    ) -> tuple[list[float], list[float], Decimal, Decimal]:
+        """Buy and sell quantities (kW) per interval, with the bid and offer prices."""
+        p = self.preferences
+        n = len(intervals)
+        buys, sells = [0.0] * n, [0.0] * n
+        known = [forecast[iv] for iv in intervals if iv in forecast]
+        if not known:
+            return buys, sells, _ZERO, _ZERO
+        value = sum(known, _ZERO) / len(known)
+        bid, offer = price(value * p.round_trip_efficiency), price(value / p.round_trip_efficiency)
+        leg = math.sqrt(float(p.round_trip_efficiency))
+        hs = [iv.duration / _HOUR for iv in intervals]
+        held = [-float(positions.get(iv, _ZERO)) for iv in intervals]
+        soc0 = float(state.soc_kwh)
+        floor = float(p.soc_min_kwh if state.islanded else max(p.soc_min_kwh, p.reserve_kwh))
+        ceiling = float(p.soc_max_kwh)
+        cheap = sorted(
+            (forecast[iv], t) for t, iv in enumerate(intervals) if forecast.get(iv, bid) <= bid
+        )
+        for _, t in cheap:
+            base = held[t] + buys[t]
+            want = float(p.max_charge_kw) - base
+            high = self._trajectory(soc0, [h + b for h, b in zip(held, buys, strict=True)], hs)
+            room = min(ceiling - _MARGIN_KWH - s for s in high[t:])
+            if want > 0 and room > 0:
+                buys[t] += min(want, _rate_up(base, room, hs[t], leg))
+        charging = {t for _, t in cheap}
+        dear = sorted(
+            (-forecast[iv], t)
+            for t, iv in enumerate(intervals)
+            if t not in charging and forecast.get(iv, offer) >= offer and iv in forecast
+        )
+        for _, t in dear:
+            base = held[t] - sells[t]
+            want = base + float(p.max_discharge_kw)
+            low = self._trajectory(soc0, [h - s for h, s in zip(held, sells, strict=True)], hs)
+            room = min(s - floor - _MARGIN_KWH for s in low[t:])
+            if want > 0 and room > 0:
+                sells[t] += min(want, _rate_down(base, room, hs[t], leg))
+        return buys, sells, bid, offer
+
+    def tenders(
+        self,
+        now: datetime,
+        intervals: Sequence[Interval],
+        state: BatteryState,
+        forecast: Forecast,
+        positions: Positions,
+    ) -> list[Tender]:
+        ordered = sorted(intervals)
+        buys, sells, bid, offer = self.plan(ordered, state, forecast, positions)
+        out: list[Tender] = []
+        for t, interval in enumerate(ordered):
+            prefix = tender_prefix(self.party, now, interval)
+            for side, quantity, at in ((Side.BUY, buys[t], bid), (Side.SELL, sells[t], offer)):
+                rate = kw(quantity)
+                if rate > 0:
+                    out.append(Tender(f"{prefix}:{side}", self.party, side, interval, at, rate))
+        return out
+
+    def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
+        """Charge (+) or discharge (−) at the held rate, within the power limits."""
+        p = self.preferences
+        return draw_setpoint(interval, position_kw, -p.max_discharge_kw, p.max_charge_kw)

@@ -1,0 +1,122 @@
+"""Deferrable load (EV charger): the energy a session needs by its deadline, at most its rate.
+
+Each round the charger plans from scratch over the intervals that end by the deadline:
+it fills the cheapest ones (by the price forecast, earliest first on ties) at its maximum
+rate until the session's remaining energy is covered, and bids up to ``max_price`` for
+them. When the plan has less than ``slack`` spare capacity left — the deadline is close —
+it buys the planned intervals at any price (the cap). What it holds outside the plan it
+sells back at any price, so the position follows the plan as forecasts change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from market.agents.base import (
+    DEFAULT_BAND,
+    Forecast,
+    PositionCurve,
+    Positions,
+    PriceBand,
+    Setpoint,
+    curve_tenders,
+    draw_setpoint,
+    hours,
+    kw,
+    tender_prefix,
+)
+from market.temix import Interval, Tender
+
+__all__ = ["EvCharger", "EvPreferences", "EvSession"]
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class EvPreferences:
+    """``max_rate_kw``: charger limit; ``max_price`` per kWh it pays when not urgent.
+
+    ``slack``: spare capacity fraction below which the session is urgent (0.2 = 20 %).
+    """
+
+    max_rate_kw: Decimal
+    max_price: Decimal
+    slack: Decimal = Decimal("0.2")
+    priority: int = 15
+
+
+@dataclass(frozen=True, slots=True)
+class EvSession:
+    """A connected vehicle: energy still needed (kWh) and when it leaves."""
+
+    energy_needed_kwh: Decimal
+    deadline: datetime
+
+
+class EvCharger:
+    """Forecast = expected price per interval (missing: treated as ``max_price``)."""
+
+    def __init__(
+        self, party: str, preferences: EvPreferences, band: PriceBand = DEFAULT_BAND
+    ) -> None:
+        self.party = party
+        self.preferences = preferences
+        self.band = band
+
+    @property
+    def priority(self) -> int:
+        return self.preferences.priority
+
+    def plan(
+        self, intervals: Sequence[Interval], session: EvSession | None, forecast: Forecast
+    ) -> tuple[dict[Interval, Decimal], bool]:
+        """Charging rate per interval and whether the session is urgent."""
+        if session is None or session.energy_needed_kwh <= 0:
+            return {}, False
+        rate = self.preferences.max_rate_kw
+        eligible = [iv for iv in intervals if iv.end <= session.deadline]
+        capacity_kwh = sum((rate * hours(iv) for iv in eligible), _ZERO)
+        urgent = capacity_kwh <= session.energy_needed_kwh * (1 + self.preferences.slack)
+        cheapest = sorted(
+            eligible, key=lambda iv: (forecast.get(iv, self.preferences.max_price), iv.start)
+        )
+        plan: dict[Interval, Decimal] = {}
+        left = session.energy_needed_kwh
+        for iv in cheapest:
+            if left <= 0:
+                break
+            plan[iv] = kw(min(rate, left / hours(iv)))
+            left -= plan[iv] * hours(iv)
+        return plan, urgent
+
+    def tenders(
+        self,
+        now: datetime,
+        intervals: Sequence[Interval],
+        state: EvSession | None,
+        forecast: Forecast,
+        positions: Positions,
+    ) -> list[Tender]:
+        plan, urgent = self.plan(intervals, state, forecast)
+        out: list[Tender] = []
+        for interval in intervals:
+            rate = plan.get(interval, _ZERO)
+            if urgent or rate == 0:
+                curve = PositionCurve.flat(-rate)
+            else:
+                curve = PositionCurve(-rate, ((self.preferences.max_price, rate),))
+            out += curve_tenders(
+                self.party,
+                interval,
+                curve,
+                positions.get(interval, _ZERO),
+                self.band,
+                tender_prefix(self.party, now, interval),
+            )
+        return out
+
+    def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
+        return draw_setpoint(interval, position_kw, _ZERO, self.preferences.max_rate_kw)

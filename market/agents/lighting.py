@@ -1,0 +1,78 @@
+"""Curtailable load (lighting): on while the price is at or below its threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from market.agents.base import (
+    DEFAULT_BAND,
+    Forecast,
+    PositionCurve,
+    Positions,
+    PriceBand,
+    Setpoint,
+    curve_tenders,
+    draw_setpoint,
+    tender_prefix,
+)
+from market.temix import Interval, Tender
+
+__all__ = ["CurtailableLoad", "CurtailableLoadPreferences"]
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class CurtailableLoadPreferences:
+    """``rated_kw`` when fully on; ``threshold_price`` per kWh above which it turns off."""
+
+    rated_kw: Decimal
+    threshold_price: Decimal
+    priority: int = 10
+
+
+class CurtailableLoad:
+    """Forecast (kW per interval) = the load it would draw (schedule); rated power if absent.
+
+    Buys that load at prices up to the threshold. The setpoint dims to what it holds.
+    """
+
+    def __init__(
+        self, party: str, preferences: CurtailableLoadPreferences, band: PriceBand = DEFAULT_BAND
+    ) -> None:
+        self.party = party
+        self.preferences = preferences
+        self.band = band
+
+    @property
+    def priority(self) -> int:
+        return self.preferences.priority
+
+    def tenders(
+        self,
+        now: datetime,
+        intervals: Sequence[Interval],
+        state: None,
+        forecast: Forecast,
+        positions: Positions,
+    ) -> list[Tender]:
+        out: list[Tender] = []
+        threshold = self.preferences.threshold_price
+        for interval in intervals:
+            load_kw = forecast.get(interval, self.preferences.rated_kw)
+            curve = PositionCurve(-load_kw, ((threshold, load_kw),) if load_kw > 0 else ())
+            out += curve_tenders(
+                self.party,
+                interval,
+                curve,
+                positions.get(interval, _ZERO),
+                self.band,
+                tender_prefix(self.party, now, interval),
+            )
+        return out
+
+    def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
+        return draw_setpoint(interval, position_kw, _ZERO, self.preferences.rated_kw)

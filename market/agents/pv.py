@@ -1,0 +1,79 @@
+"""PV array: sells its forecast output at about zero marginal cost; curtailable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from market.agents.base import (
+    DEFAULT_BAND,
+    Forecast,
+    PositionCurve,
+    Positions,
+    PriceBand,
+    Setpoint,
+    curve_tenders,
+    draw_setpoint,
+    tender_prefix,
+)
+from market.temix import Interval, Tender
+
+__all__ = ["PvArray", "PvPreferences"]
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class PvPreferences:
+    """``rated_kw``: inverter limit. ``marginal_cost`` per kWh below which it will not sell."""
+
+    rated_kw: Decimal
+    marginal_cost: Decimal = Decimal(0)
+    priority: int = 0
+
+
+class PvArray:
+    """Forecast (kW per interval) = available output (0 when absent).
+
+    Sells the forecast at prices above its marginal cost; if the forecast falls below what
+    it already sold, it buys the shortfall back. The setpoint is an output limit: it
+    produces what it holds, never more, so an unsold surplus is curtailed.
+    """
+
+    def __init__(
+        self, party: str, preferences: PvPreferences, band: PriceBand = DEFAULT_BAND
+    ) -> None:
+        self.party = party
+        self.preferences = preferences
+        self.band = band
+
+    @property
+    def priority(self) -> int:
+        return self.preferences.priority
+
+    def tenders(
+        self,
+        now: datetime,
+        intervals: Sequence[Interval],
+        state: None,
+        forecast: Forecast,
+        positions: Positions,
+    ) -> list[Tender]:
+        out: list[Tender] = []
+        for interval in intervals:
+            available_kw = min(forecast.get(interval, _ZERO), self.preferences.rated_kw)
+            steps = ((self.preferences.marginal_cost, available_kw),) if available_kw > 0 else ()
+            out += curve_tenders(
+                self.party,
+                interval,
+                PositionCurve(_ZERO, steps),
+                positions.get(interval, _ZERO),
+                self.band,
+                tender_prefix(self.party, now, interval),
+            )
+        return out
+
+    def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
+        return draw_setpoint(interval, position_kw, -self.preferences.rated_kw, _ZERO)

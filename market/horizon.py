@@ -1,0 +1,188 @@
+"""The forward horizon and the round that clears it: nested intervals, accumulating positions.
+
+Horizon. Tiers from config, finest first, e.g. 5-minute intervals for the next 2 hours,
+15-minute to 6 hours, hourly to 24 hours. The horizon starts at the first boundary of the
+finest tier at or after ``now``; each tier runs until its reach, extended to the next
+boundary of the tier above so intervals never overlap, and the next tier carries on from
+there. As time advances the same hour is traded first as one hourly interval, later as
+four 15-minute and finally as twelve 5-minute intervals.
+
+Round. :meth:`Micromarket.clear_round` asks every participant for tenders over the
+horizon, giving it its current position per interval from the market's
+:class:`~market.temix.PositionBook` (which includes every coarser interval traded before),
+clears each interval (:func:`market.clearing.clear`), and adds the transactions to the
+book. Agents tender only the difference between what they want and what they hold, so
+positions accumulate TeMIX-fashion (buy-back / sell-back) instead of being overwritten.
+The operator's position on an interval is the building's net position: minus the sum
+of the agents' positions, i.e. imports − exports, which the trader squares outside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal
+from itertools import pairwise
+from typing import Protocol, runtime_checkable
+
+from market.agents.base import DEFAULT_BAND, Participant, PriceBand
+from market.clearing import DEFAULT_OPERATOR, ClearingResult, ExternalTenders, clear
+from market.temix import Interval, IntervalError, PositionBook, Tender, Transaction
+
+__all__ = [
+    "DEFAULT_TIERS",
+    "HorizonTier",
+    "Micromarket",
+    "RoundResult",
+    "TradeRecorder",
+    "horizon_intervals",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class HorizonTier:
+    """Intervals of ``duration`` up to ``reach`` ahead of now."""
+
+    duration: timedelta
+    reach: timedelta
+
+
+_INSTANT = timedelta(microseconds=1)
+
+DEFAULT_TIERS = (
+    HorizonTier(timedelta(minutes=5), timedelta(hours=2)),
+    HorizonTier(timedelta(minutes=15), timedelta(hours=6)),
+    HorizonTier(timedelta(hours=1), timedelta(hours=24)),
+)
+
+
+def _boundary_at_or_after(instant: datetime, duration: timedelta, zone: tzinfo) -> datetime:
+    containing = Interval(instant, _INSTANT).containing(duration, zone)
+    return instant if containing.start == instant else containing.end
+
+
+def horizon_intervals(
+    now: datetime, tiers: Sequence[HorizonTier] = DEFAULT_TIERS, zone: tzinfo = UTC
+) -> list[Interval]:
+    """The nested, non-overlapping intervals of the horizon at ``now`` (rule above)."""
+    if not tiers:
+        raise IntervalError("a horizon needs at least one tier")
+    for finer, coarser in pairwise(tiers):
+        if coarser.duration % finer.duration or coarser.reach < finer.reach:
+            raise IntervalError(
+                f"horizon tiers must nest: {coarser.duration} after {finer.duration} "
+                "must be a whole multiple with a reach at least as long"
+            )
+    start = _boundary_at_or_after(now, tiers[0].duration, zone)
+    out: list[Interval] = []
+    for k, tier in enumerate(tiers):
+        end = _boundary_at_or_after(now + tier.reach, tier.duration, zone)
+        if k + 1 < len(tiers):
+            end = _boundary_at_or_after(end, tiers[k + 1].duration, zone)
+        while start < end:
+            out.append(Interval(start, tier.duration))
+            start = start + tier.duration
+    return out
+
+
+@runtime_checkable
+class TradeRecorder(Protocol):
+    """A participant that must hear of its fills (a nested market shares them out)."""
+
+    def record(self, transactions: Sequence[Transaction]) -> list[Transaction]: ...
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """One round: the horizon at ``now`` and the clearing of each of its intervals."""
+
+    now: datetime
+    intervals: tuple[Interval, ...]
+    results: tuple[ClearingResult, ...]
+
+    @property
+    def transactions(self) -> list[Transaction]:
+        return [t for r in self.results for t in r.transactions]
+
+    def result(self, interval: Interval) -> ClearingResult:
+        for r in self.results:
+            if r.interval == interval:
+                return r
+        raise IntervalError(f"interval {interval} is not in the horizon of this round")
+
+
+ExternalSource = Callable[[Interval], ExternalTenders | None]
+
+
+class Micromarket:
+    """The market operator's book: clears rounds over a rolling horizon."""
+
+    def __init__(
+        self,
+        *,
+        tiers: Sequence[HorizonTier] = DEFAULT_TIERS,
+        zone: tzinfo = UTC,
+        operator: str = DEFAULT_OPERATOR,
+        band: PriceBand = DEFAULT_BAND,
+    ) -> None:
+        self.tiers = tuple(tiers)
+        self.zone = zone
+        self.operator = operator
+        self.band = band
+        self.book = PositionBook()
+
+    def positions(self, party: str, intervals: Sequence[Interval]) -> Mapping[Interval, Decimal]:
+        """A party's position on each interval (empty when it never traded)."""
+        if party not in self.book.parties:
+            return {}
+        return {iv: self.book.position(party, iv) for iv in intervals}
+
+    def net_import_kw(self, interval: Interval) -> Decimal:
+        """The building's net position on ``interval``: what the operator must import."""
+        return self.book.position(self.operator, interval)
+
+    def clear_round(
+        self,
+        now: datetime,
+        participants: Sequence[Participant],
+        *,
+        external: ExternalSource | None = None,
+        islanded: bool = False,
+    ) -> RoundResult:
+        """Collect tenders over the horizon at ``now``, clear every interval, book the result."""
+        intervals = horizon_intervals(now, self.tiers, self.zone)
+        by_interval: dict[Interval, list[Tender]] = {iv: [] for iv in intervals}
+        for participant in participants:
+            held = self.positions(participant.party, intervals)
+            for t in participant.tenders(now, intervals, held):
+                bucket = by_interval.get(t.interval)
+                if bucket is None:
+                    raise IntervalError(
+                        f"{participant.party} tendered {t.tender_id} for {t.interval}, which "
+                        f"is not an interval of the horizon at {now.isoformat()}"
+                    )
+                bucket.append(t)
+        priorities = {p.party: p.priority for p in participants}
+        results = []
+        for interval in intervals:
+            result = clear(
+                by_interval[interval],
+                interval,
+                external=None if external is None else external(interval),
+                islanded=islanded,
+                price_floor=self.band.floor,
+                price_cap=self.band.cap,
+                priorities=priorities,
+                operator=self.operator,
+                now=now,
+            )
+            for tx in result.transactions:
+                self.book.add(tx)
+            results.append(result)
+        round_result = RoundResult(now, tuple(intervals), tuple(results))
+        fills = round_result.transactions
+        for participant in participants:
+            if isinstance(participant, TradeRecorder):
+                participant.record([t for t in fills if t.party == participant.party])
+        return round_result
