@@ -126,7 +126,7 @@ class Interval:
         midnight = datetime.combine(local.date(), time(0), tzinfo=tz)
         wall = local.replace(tzinfo=None) - midnight.replace(tzinfo=None)
         floor = midnight.replace(tzinfo=None) + (wall // duration) * duration
-        candidate = Interval(floor.replace(tzinfo=tz), duration)
+        candidate = Interval(floor.replace(tzinfo=tz, fold=local.fold), duration)
         if not candidate.contains(Interval(self.start, min(self.duration, duration))):
             raise IntervalError(
                 f"no aligned {format_duration(duration)} interval contains {self.start.isoformat()}"

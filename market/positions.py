@@ -19,7 +19,8 @@ from decimal import Decimal
 
 from market.errors import IntervalError
 from market.interval import Interval
-from market.model import Side, Transaction
+from market.model import Transaction
+from market.sides import Side
 
 __all__ = ["PositionBook"]
 

@@ -147,6 +147,14 @@ def test_split_across_dst_keeps_elapsed_hours() -> None:
     assert hours[1].start.hour == hours[2].start.hour == 1  # the repeated 01:00
 
 
+def test_containing_in_the_repeated_autumn_hour() -> None:
+    second_one_oclock = local_day(date(2026, 11, 1), NEW_YORK).split(HOUR)[2]
+    five = second_one_oclock.split(FIVE)[2]
+    assert five.start.utcoffset() == timedelta(hours=-5)
+    assert five.containing(HOUR, NEW_YORK) == second_one_oclock
+    assert five.containing(QUARTER, NEW_YORK) == second_one_oclock.split(QUARTER)[0]
+
+
 def test_containing_finds_the_aligned_parent() -> None:
     five = Interval(T0 + 20 * timedelta(minutes=1), FIVE)
     assert five.containing(QUARTER) == Interval(T0 + QUARTER, QUARTER)
