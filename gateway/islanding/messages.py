@@ -9,7 +9,7 @@ Sign convention: ``pcc_power_kw`` is positive when the building imports from the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -77,6 +77,13 @@ class AlarmCode(StrEnum):
     BATTERY_NEAR_RESERVE = "ISL-BATTERY-NEAR-RESERVE"
     SYNC_CHECK_NOT_MET = "ISL-SYNC-CHECK-NOT-MET"
     LOCKOUT = "ISL-LOCKOUT"
+
+
+def per_unit(volts: Sequence[float | None] | None, nominal_v: float) -> tuple[float, ...] | None:
+    """Per-phase volts as per unit of the site's nominal; ``None`` if any phase is missing."""
+    if not volts or any(v is None for v in volts):
+        return None
+    return tuple(float(v) / nominal_v for v in volts if v is not None)
 
 
 def _frozen(mapping: Mapping[str, float] | None) -> Mapping[str, float]:

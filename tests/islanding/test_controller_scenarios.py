@@ -26,6 +26,7 @@ from gateway.islanding.messages import (
     StorageMode,
     Transition,
     is_command,
+    per_unit,
 )
 
 DT = 0.1
@@ -397,3 +398,9 @@ def test_operator_command_can_also_arrive_with_the_inputs() -> None:
     rig.step(replace(rig.inputs(), operator_command=OperatorCommand.PLANNED_ISLAND))
     assert rig.controller.holding_island
     assert rig.outputs(OpenBreaker) != []
+
+
+def test_per_unit_conversion_refuses_partial_readings() -> None:
+    assert per_unit([230.0, 207.0, 253.0], 230.0) == pytest.approx((1.0, 0.9, 1.1))
+    assert per_unit([230.0, None, 230.0], 230.0) is None
+    assert per_unit(None, 230.0) is None
