@@ -239,7 +239,7 @@ class ModbusRtuSimulator(_Simulator):
     """A Modbus RTU server on a serial port (the server end of a pty pair in the rig)."""
 
     def __init__(self, units: dict[int, ModbusUnit], port: str, baud: int = 9600,
-                 parity: str = "E", stop_bits: int = 1) -> None:
+                 parity: str = "N", stop_bits: int = 1) -> None:
         super().__init__(units)
         self.port = port
         self._serial = (baud, parity, stop_bits)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import termios
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -84,6 +86,8 @@ class ModbusLink:
         self.lock = asyncio.Lock()
         self._last_frame_at = -1e9
         self.users = 0  # drivers sharing this link (several unit ids on one RS-485 line)
+        self._pty_without_parity = False
+        self._parity_checked = False
 
     @property
     def connected(self) -> bool:
@@ -94,6 +98,12 @@ class ModbusLink:
         if self.connected:
             return
         self._drop_client()
+        if not self._parity_checked:
+            self._parity_checked = True
+            if self._parity_unsupported():
+                log.warning("serial port %s is a pseudo-terminal without parity support; "
+                            "opening it without parity", self.endpoint.describe())
+                self._pty_without_parity = True
         client = self._build_client()
         try:
             ok = await client.connect()
@@ -173,6 +183,30 @@ class ModbusLink:
         if isinstance(self.endpoint, TcpEndpoint):
             self._drop_client()
 
+    def _parity_unsupported(self) -> bool:
+        """A pty (the HIL rig's serial line) on some kernels refuses parity bits."""
+        endpoint = self.endpoint
+        if not isinstance(endpoint, SerialEndpoint) or endpoint.parity == "N":
+            return False
+        try:
+            fd = os.open(endpoint.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return False
+        try:
+            if not os.ttyname(fd).startswith("/dev/pts/"):
+                return False
+            attrs = termios.tcgetattr(fd)
+            attrs[2] |= termios.PARENB
+            try:
+                termios.tcsetattr(fd, termios.TCSANOW, attrs)
+            except termios.error:
+                return True
+            attrs[2] &= ~termios.PARENB
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+            return False
+        finally:
+            os.close(fd)
+
     def _drop_client(self) -> None:
         if self._client is not None:
             with contextlib.suppress(Exception):
@@ -185,8 +219,9 @@ class ModbusLink:
             return AsyncModbusTcpClient(endpoint.host, port=endpoint.port,
                                         timeout=endpoint.timeout_s, retries=0,
                                         reconnect_delay=0, name=f"tcp-{endpoint.describe()}")
+        parity = "N" if self._pty_without_parity else endpoint.parity
         return AsyncModbusSerialClient(endpoint.port, baudrate=endpoint.baud,
-                                       parity=endpoint.parity, stopbits=endpoint.stop_bits,
+                                       parity=parity, stopbits=endpoint.stop_bits,
                                        bytesize=8, timeout=endpoint.timeout_s, retries=0,
                                        reconnect_delay=0, name=f"rtu-{endpoint.port}")
 
