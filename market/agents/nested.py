@@ -33,6 +33,7 @@ class NestedMarket:
         self.priority = priority
         self.members = tuple(members)
         self.book = PositionBook()
+        self.transactions: list[Transaction] = []
         self._behind: dict[str, list[Tender]] = {}
 
     def tenders(
@@ -90,6 +91,7 @@ class NestedMarket:
                 )
                 self.book.add(member_tx)
                 made.append(member_tx)
+        self.transactions += made
         return made
 
     def position(self, member: str, interval: Interval) -> Decimal:

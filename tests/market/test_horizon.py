@@ -1,0 +1,174 @@
+"""Horizon tiers, re-clearing rounds with accumulating positions, the nested market, and a
+24-hour battery run in 5-minute steps that must never leave its state-of-charge limits."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from itertools import pairwise
+
+import pytest
+
+from market.agents import (
+    Battery,
+    BatteryPreferences,
+    BatteryState,
+    BoundAgent,
+    CriticalLoad,
+    CriticalLoadPreferences,
+    NestedMarket,
+    PriceBand,
+    PvArray,
+    PvPreferences,
+)
+from market.agents.battery import stored_energy_change_kwh
+from market.clearing import ExternalTenders
+from market.horizon import HorizonTier, Micromarket, horizon_intervals
+from market.temix import Interval, IntervalError, Side, Transaction, extended_price_exact
+
+D = Decimal
+T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
+BAND = PriceBand(D(0), D(10))
+FIVE = timedelta(minutes=5)
+HOUR = timedelta(hours=1)
+
+
+def test_default_horizon_nests_5_15_60_minute_tiers_without_gaps() -> None:
+    intervals = horizon_intervals(T0 + timedelta(minutes=3))
+    assert intervals[0].start == T0 + FIVE
+    assert Counter(iv.duration for iv in intervals) == {
+        FIVE: 26,  # 12:05 .. 14:15 (2 h reach, then up to the next 15-minute boundary)
+        timedelta(minutes=15): 19,  # 14:15 .. 19:00
+        HOUR: 18,  # 19:00 .. 13:00 next day
+    }
+    assert all(a.end == b.start for a, b in pairwise(intervals))
+    assert intervals[-1].end == T0 + timedelta(hours=25)
+
+
+def test_tiers_that_do_not_nest_are_refused() -> None:
+    with pytest.raises(IntervalError, match="nest"):
+        horizon_intervals(T0, [HorizonTier(timedelta(minutes=7), HOUR), HorizonTier(HOUR, HOUR)])
+
+
+def _load(party: str = "it") -> CriticalLoad:
+    return CriticalLoad(party, CriticalLoadPreferences(rated_kw=D(30)), BAND)
+
+
+GRID = ExternalTenders(D("0.25"), D("0.05"), D(150), D(60))
+
+
+def test_positions_accumulate_as_forecasts_change() -> None:
+    market = Micromarket(tiers=[HorizonTier(HOUR, timedelta(hours=2))], band=BAND)
+    load = _load()
+    first = market.clear_round(T0, [BoundAgent(load, None, {})], external=lambda iv: GRID)
+    hour = first.intervals[0]
+    assert market.book.position("it", hour) == -30
+    assert market.net_import_kw(hour) == 30
+    second = market.clear_round(
+        T0, [BoundAgent(load, None, {hour: D(18)})], external=lambda iv: GRID
+    )
+    [sell_back] = second.result(hour).transactions
+    assert (sell_back.side, sell_back.quantity) == ("SELL", D(12))
+    assert market.book.position("it", hour) == -18
+    assert len(market.book) == 3, "two hours bought, one sold back: the book holds the sum"
+
+
+def test_an_hour_traded_coarse_is_not_traded_again_when_it_becomes_fine() -> None:
+    market = Micromarket(band=BAND)
+    load = BoundAgent(_load(), None, {})
+    market.clear_round(T0, [load], external=lambda iv: GRID)
+    later = T0 + timedelta(hours=20)
+    fine = [iv for iv in horizon_intervals(later) if iv.duration == FIVE]
+    assert market.book.position("it", fine[0]) == -30, "hourly position covers 5-minute pieces"
+    result = market.clear_round(later, [load], external=lambda iv: GRID)
+    assert all(not result.result(iv).transactions for iv in fine)
+
+
+def test_nested_market_trades_as_one_party_and_shares_fills_with_its_members() -> None:
+    market = Micromarket(tiers=[HorizonTier(HOUR, HOUR)], band=BAND)
+    hour = Interval(T0, HOUR)
+    pv = PvArray("floor2-pv", PvPreferences(rated_kw=D(10)), BAND)
+    floor = NestedMarket(
+        "floor2",
+        [BoundAgent(_load("floor2-it"), None, {hour: D(8)}), BoundAgent(pv, None, {hour: D(6)})],
+        priority=60,
+    )
+    outside = BoundAgent(_load("lobby"), None, {hour: D(5)})
+    result = market.clear_round(T0, [floor, outside], external=lambda iv: GRID).result(hour)
+    assert result.price == D("0.25")
+    assert {t.party for t in result.transactions} == {"floor2", "lobby"}
+    assert market.book.position("floor2", hour) == -2
+    assert floor.position("floor2-it", hour) == -8
+    assert floor.position("floor2-pv", hour) == 6
+    assert floor.book.position("floor2", hour) == 2, "the floor's operator is flat"
+
+    def signed_money(transactions: list[Transaction], party: str) -> Fraction:
+        return sum(
+            (
+                extended_price_exact(t.price, t.quantity, t.interval)
+                * (1 if t.side_of(party) is Side.SELL else -1)
+                for t in transactions
+            ),
+            Fraction(0),
+        )
+
+    outer = [t for t in result.transactions if t.party == "floor2"]
+    assert signed_money(outer, "floor2") + signed_money(floor.transactions, "floor2") == 0
+    assert floor.setpoint(hour, D(-2)).power_kw == 2
+
+
+def _price_at(instant: datetime) -> Decimal:
+    hour = instant.hour + instant.minute / 60
+    return D("0.30") if 17 <= hour < 21 else D("0.08") if hour < 6 else D("0.18")
+
+
+def _pv_kw(interval: Interval) -> Decimal:
+    hour = interval.start.hour + interval.start.minute / 60
+    return D(round(max(0.0, 50 * math.sin(math.pi * (hour - 6) / 12)), 3))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_battery_never_leaves_its_soc_limits_over_24_hours_of_5_minute_rounds(seed: int) -> None:
+    rng = random.Random(seed)
+    prefs = BatteryPreferences(
+        capacity_kwh=D(200),
+        soc_min_kwh=D(10),
+        soc_max_kwh=D(195),
+        max_charge_kw=D(75),
+        max_discharge_kw=D(75),
+        round_trip_efficiency=D("0.88"),
+        reserve_kwh=D(20),
+    )
+    battery = Battery("bat", prefs, BAND)
+    pv = PvArray("pv", PvPreferences(rated_kw=D(60)), BAND)
+    load = _load()
+    market = Micromarket(band=BAND)
+    soc = rng.uniform(20, 195)
+    socs = []
+    start = T0.replace(hour=0)
+    for step in range(288):
+        now = start + step * FIVE
+        intervals = horizon_intervals(now)
+        noise = {iv: D(rng.randint(-3, 3)) / 100 for iv in intervals}
+        forecast = {iv: _price_at(iv.start) + noise[iv] for iv in intervals}
+
+        def external(iv: Interval) -> ExternalTenders:
+            return ExternalTenders(_price_at(iv.start), D("0.04"), D(150), D(60))
+
+        participants = [
+            BoundAgent(battery, BatteryState(D(repr(soc))), forecast),
+            BoundAgent(pv, None, {iv: _pv_kw(iv) for iv in intervals}),
+            BoundAgent(load, None, {iv: D(rng.randint(10, 30)) for iv in intervals}),
+        ]
+        market.clear_round(now, participants, external=external)
+        delivered = intervals[0]
+        assert delivered.start == now
+        setpoint = battery.setpoint(delivered, market.book.position("bat", delivered))
+        soc += stored_energy_change_kwh(prefs, float(setpoint.power_kw), 5 / 60)
+        socs.append(soc)
+        assert float(prefs.reserve_kwh) <= soc <= float(prefs.soc_max_kwh), f"step {step}"
+    assert max(socs) - min(socs) > 50, "the battery actually cycles"
