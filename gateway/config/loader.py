@@ -190,6 +190,12 @@ def _device_checks(
                                             f"serial port {conn.port} is configured with other "
                                             "baud/parity/stop bits by another device on the same "
                                             "line; one RS-485 line has one setting"))
+    for side in ("grid", "bus"):
+        at_side = [i for i, d in enumerate(config.devices) if d.pcc_side == side]
+        for index in at_side[1:]:
+            problems.append(doc.problem(("devices", index, "pcc_side"),
+                                        f"a second meter on the {side} side of the PCC; only "
+                                        "one meter may measure each side"))
     shed = config.islanding.load_shed_order
     for position, device_id in enumerate(shed):
         if device_id not in first_index:

@@ -48,7 +48,7 @@ class SiteInfo(Section):
 
 Personality = Literal[
     "none", "critical_load", "fixed_load", "hvac", "ev", "curtailable", "pv", "battery",
-    "generator", "nested_market",
+    "generator",
 ]
 
 
@@ -120,6 +120,16 @@ class Device(Section):
     connection: Connection
     agent: AgentPreferences = AgentPreferences()
     poll_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    pcc_side: Literal["grid", "bus"] | None = Field(
+        default=None,
+        description="for a meter at the PCC breaker: which side it measures (sync-check)",
+    )
+
+    @model_validator(mode="after")
+    def _pcc_side_on_meters(self) -> Device:
+        if self.pcc_side is not None and self.nature != "meter":
+            raise ValueError("pcc_side is only for meters at the PCC breaker")
+        return self
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
