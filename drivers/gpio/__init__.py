@@ -1,0 +1,1 @@
+"""GPIO through gpiozero: breaker coils, status contacts, grid sense, contactors."""
