@@ -9,6 +9,7 @@ Sign convention: ``pcc_power_kw`` is positive when the building imports from the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -90,6 +91,18 @@ def _frozen(mapping: Mapping[str, float] | None) -> Mapping[str, float]:
     return MappingProxyType(dict(mapping or {}))
 
 
+_SCALAR_FIELDS = (
+    "grid_frequency_hz",
+    "island_frequency_hz",
+    "phase_angle_diff_deg",
+    "pcc_power_kw",
+    "battery_soc_pct",
+    "battery_reserve_soc_pct",
+    "island_supply_kw",
+    "critical_demand_kw",
+)
+
+
 @dataclass(frozen=True)
 class Inputs:
     """One snapshot of everything the controller looks at. ``None`` = not measured.
@@ -119,7 +132,17 @@ class Inputs:
     operator_command: OperatorCommand | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "load_demand_kw", _frozen(self.load_demand_kw))
+        """A NaN or infinite reading is no reading: it becomes ``None`` (never compared)."""
+        for name in _SCALAR_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                object.__setattr__(self, name, None)
+        for name in ("grid_voltage_pu", "island_voltage_pu"):
+            phases = getattr(self, name)
+            if phases is not None and not all(math.isfinite(v) for v in phases):
+                object.__setattr__(self, name, None)
+        demand = {k: v for k, v in self.load_demand_kw.items() if math.isfinite(v)}
+        object.__setattr__(self, "load_demand_kw", _frozen(demand))
 
     @property
     def breaker(self) -> BreakerStatus:

@@ -41,6 +41,7 @@ GRIDS = st.one_of(
             Grid(frequency_hz=62.5, sense=None),  # OF2
             Grid(voltage_pu=None, frequency_hz=None, sense=None),  # meter lost
             Grid(sense=False),  # sense alone says absent
+            Grid(voltage_pu=(float("nan"), 1.0, 1.0), frequency_hz=float("inf"), sense=None),
         ]
     ),
     st.builds(

@@ -404,3 +404,24 @@ def test_per_unit_conversion_refuses_partial_readings() -> None:
     assert per_unit([230.0, 207.0, 253.0], 230.0) == pytest.approx((1.0, 0.9, 1.1))
     assert per_unit([230.0, None, 230.0], 230.0) is None
     assert per_unit(None, 230.0) is None
+
+
+def test_nan_readings_count_as_missing_and_never_reset_a_trip_timer() -> None:
+    nan = float("nan")
+    inputs = Inputs(
+        grid_voltage_pu=(1.0, nan, 1.0),
+        grid_frequency_hz=nan,
+        load_demand_kw={"ev": nan, "hvac1": 3.0},
+    )
+    assert inputs.grid_voltage_pu is None
+    assert inputs.grid_frequency_hz is None
+    assert dict(inputs.load_demand_kw) == {"hvac1": 3.0}
+    rig = building_rig()
+    rig.grid = Grid(voltage_pu=(0.3, 0.3, 0.3), sense=None)
+    rig.step()
+    start = rig.log[-1].at_s
+    rig.grid = Grid(voltage_pu=(nan, nan, nan), frequency_hz=nan, sense=None)
+    rig.step()
+    rig.grid = Grid(voltage_pu=(0.3, 0.3, 0.3), sense=None)
+    tripped = rig.run_until(lambda: rig.state is State.ISLANDING, 1.0)
+    assert tripped - start <= rig.settings.trip("UV2").clearing_time_s + DT
