@@ -8,7 +8,8 @@ alarms), so a ledger write never delays a breaker command.
 A step runs on every poll tick (``poll_period_s`` of clock time, so pickup and delay
 timers advance even when nothing new arrives), whenever the runtime signals a new
 measurement (:meth:`IslandingService.measurement_arrived`), and at once on a grid-sense
-edge (:meth:`IslandingService.grid_sense_changed`) — the fast path for losing the grid.
+edge (:meth:`IslandingService.grid_sense_changed`, which fits ``GridSense.on_change``) —
+the fast path for losing the grid.
 These two methods must be called on the event loop's thread; a driver that sees the edge
 in another thread uses ``loop.call_soon_threadsafe``.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -84,6 +86,7 @@ class IslandingService:
         self._sink = sink
         self._poll_period_s = poll_period_s
         self._wake = asyncio.Event()
+        self._edge_present: bool | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -94,8 +97,13 @@ class IslandingService:
         """A new measurement is in the source: step without waiting for the tick."""
         self._wake.set()
 
-    def grid_sense_changed(self) -> None:
-        """The grid-sense input changed: step at once (losing the grid must not wait)."""
+    def grid_sense_changed(self, point: str, present: bool, monotonic_s: float) -> None:
+        """A debounced grid-sense edge: step at once (losing the grid must not wait).
+
+        The signature matches ``drivers.natures.GridSense.on_change``. The edge's value is
+        used for the very next step even if the polled reading has not caught up yet.
+        """
+        self._edge_present = bool(present)
         self._wake.set()
 
     def request(self, command: OperatorCommand) -> RequestResult:
@@ -116,7 +124,11 @@ class IslandingService:
         async with self._lock:
             self._wake.clear()
             now_s, wall = self._clock.monotonic(), self._clock.now()
-            outputs = self._controller.step(now_s, self._read_inputs())
+            inputs = self._read_inputs()
+            if self._edge_present is not None:
+                inputs = replace(inputs, grid_present=self._edge_present)
+                self._edge_present = None
+            outputs = self._controller.step(now_s, inputs)
             for output in outputs:
                 if isinstance(output, COMMAND_TYPES):
                     await self._execute(output)

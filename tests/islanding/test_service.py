@@ -141,9 +141,8 @@ async def test_ticks_follow_the_clock(harness: Harness) -> None:
 
 async def test_grid_sense_edge_steps_at_once_without_time_passing(harness: Harness) -> None:
     before = harness.building.reads
-    harness.building.grid_present = False
-    harness.service.grid_sense_changed()
-    await harness.settle(before)
+    harness.service.grid_sense_changed("grid_present", False, 0.0)
+    await harness.settle(before)  # the polled reading still says present: the edge wins
     assert harness.building.executed[-1] == OpenBreaker()
     assert harness.clock.monotonic() == 0.0
     trip = [e for e, _ in harness.building.recorded if isinstance(e, Transition)][-1]
@@ -211,3 +210,11 @@ async def test_unsendable_open_command_ends_in_lockout(
 async def test_stopping_the_service_leaves_no_task_behind(harness: Harness) -> None:
     await harness.tick(3)
     assert harness.state is State.GRID_CONNECTED
+
+
+async def test_edge_value_is_used_once_then_the_polled_reading_again(harness: Harness) -> None:
+    harness.service.grid_sense_changed("grid_present", True, 0.0)
+    await harness.tick(1)
+    harness.building.grid_present = False
+    await harness.tick(1)
+    assert harness.state is State.ISLANDING
