@@ -251,6 +251,7 @@ class ModbusRtuSimulator(_Simulator):
                                     ignore_missing_devices=True)
         self._install(server)
         await server.serve_forever(background=True)
+        await asyncio.sleep(0)  # let the transport finish its setup callback
 
     async def __aenter__(self) -> ModbusRtuSimulator:
         await self.start()
