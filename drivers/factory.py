@@ -15,9 +15,9 @@ from drivers.clock import Clock
 from drivers.profile import Profile
 
 PROTOCOL_MODULES: dict[str, str] = {
-    "modbus_tcp": "drivers.modbus",
-    "modbus_rtu": "drivers.modbus",
-    "gpio": "drivers.gpio",
+    "modbus_tcp": "drivers.modbus.driver",
+    "modbus_rtu": "drivers.modbus.driver",
+    "gpio": "drivers.gpio.driver",
 }
 
 
