@@ -13,14 +13,17 @@ Plan (each round, from the state of charge now and the positions already held):
   the charging rate, so any actual outcome lies between the two. Quantities round down.
 - ``floor`` is ``reserve_kwh`` (energy kept for islanding) while grid-connected and
   ``soc_min_kwh`` when islanded — the island may use the reserve.
+- Call options it has written and not yet had exercised count as sold in the worst case
+  (lower bound and discharge power), so their capacity is never planned away;
+  :meth:`Battery.call_capacity_kw` is what it may still write on an interval.
 - Charging stores ``rate × hours × √η``; discharging draws ``rate × hours / √η``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -71,8 +74,15 @@ class BatteryPreferences:
 
 @dataclass(frozen=True, slots=True)
 class BatteryState:
+    """State of charge now; whether the site is islanded; call options not yet exercised.
+
+    ``written_calls_kw``: per interval, the capacity (kW) the battery has sold as call
+    options and must still be able to deliver (``OptionBook.unexercised_kw``).
+    """
+
     soc_kwh: Decimal
     islanded: bool = False
+    written_calls_kw: Mapping[Interval, Decimal] = field(default_factory=dict)
 
 
 def stored_energy_change_kwh(
@@ -125,6 +135,42 @@ class Battery:
             out.append(soc)
         return out
 
+    def _floor(self, state: BatteryState) -> float:
+        p = self.preferences
+        return float(p.soc_min_kwh if state.islanded else max(p.soc_min_kwh, p.reserve_kwh))
+
+    @staticmethod
+    def _worst(held: list[float], sells: list[float], calls: list[float]) -> list[float]:
+        return [h - s - c for h, s, c in zip(held, sells, calls, strict=True)]
+
+    def call_capacity_kw(
+        self,
+        intervals: Sequence[Interval],
+        state: BatteryState,
+        positions: Positions,
+        interval: Interval,
+    ) -> Decimal:
+        """Discharge (kW) it can still promise on ``interval`` whatever else is accepted.
+
+        ``intervals`` is the horizon (the check runs to its end); ``interval`` one of them.
+        """
+        ordered = sorted(intervals)
+        t = ordered.index(interval)
+        p = self.preferences
+        leg = math.sqrt(float(p.round_trip_efficiency))
+        hs = [iv.duration / _HOUR for iv in ordered]
+        held = [-float(positions.get(iv, _ZERO)) for iv in ordered]
+        calls = [float(state.written_calls_kw.get(iv, _ZERO)) for iv in ordered]
+        low = self._trajectory(
+            float(state.soc_kwh), self._worst(held, [0.0] * len(held), calls), hs
+        )
+        room = min(s - self._floor(state) - _MARGIN_KWH for s in low[t:])
+        base = held[t] - calls[t]
+        want = base + float(p.max_discharge_kw)
+        if want <= 0 or room <= 0:
+            return _ZERO
+        return kw(min(want, _rate_down(base, room, hs[t], leg)))
+
     def plan(
         self,
         intervals: Sequence[Interval],
@@ -144,8 +190,9 @@ class Battery:
         leg = math.sqrt(float(p.round_trip_efficiency))
         hs = [iv.duration / _HOUR for iv in intervals]
         held = [-float(positions.get(iv, _ZERO)) for iv in intervals]
+        calls = [float(state.written_calls_kw.get(iv, _ZERO)) for iv in intervals]
         soc0 = float(state.soc_kwh)
-        floor = float(p.soc_min_kwh if state.islanded else max(p.soc_min_kwh, p.reserve_kwh))
+        floor = self._floor(state)
         ceiling = float(p.soc_max_kwh)
         cheap = sorted(
             (forecast[iv], t) for t, iv in enumerate(intervals) if forecast.get(iv, bid) <= bid
@@ -164,9 +211,9 @@ class Battery:
             if t not in charging and forecast.get(iv, offer) >= offer and iv in forecast
         )
         for _, t in dear:
-            base = held[t] - sells[t]
+            base = held[t] - sells[t] - calls[t]
             want = base + float(p.max_discharge_kw)
-            low = self._trajectory(soc0, [h - s for h, s in zip(held, sells, strict=True)], hs)
+            low = self._trajectory(soc0, self._worst(held, sells, calls), hs)
             room = min(s - floor - _MARGIN_KWH for s in low[t:])
             if want > 0 and room > 0:
                 sells[t] += min(want, _rate_down(base, room, hs[t], leg))
