@@ -94,11 +94,6 @@ def utc_text(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def epoch_us(at: datetime) -> int:
-    """Microseconds since the Unix epoch (zone-independent integer time)."""
-    return (at - _EPOCH) // _MICROSECOND
-
-
 def from_epoch_us(value: int) -> datetime:
     return _EPOCH + value * _MICROSECOND
 
@@ -112,26 +107,36 @@ def check_party(party: str) -> str:
     return party
 
 
-def transaction_facts_json(transaction: Transaction) -> str:
-    """``canonical_json(transaction_facts(transaction))``, formatted directly (hot path)."""
+def transaction_facts(transaction: Transaction) -> tuple[str, tuple[Any, ...]]:
+    """Facts as canonical JSON (formatted directly: hot path) and the index row after seq."""
     interval = transaction.interval
-    return (
+    start = interval.start_us
+    duration = interval.duration_us
+    text = (
         f'{{"counterparty":{_quote(transaction.counterparty)},'
-        f'"durationUs":{interval.duration_us},'
+        f'"durationUs":{duration},'
         f'"marketId":{_quote(transaction.market_id)},'
         f'"party":{_quote(transaction.party)},'
         f'"price":{_quote(str(transaction.price))},'
         f'"quantity":{_quote(str(transaction.quantity))},'
         f'"resource":{_quote(transaction.resource)},'
         f'"side":{_quote(str(transaction.side))},'
-        f'"startUs":{interval.start_us},'
+        f'"startUs":{start},'
         f'"tenderId":{_quote(transaction.tender_id)},'
         f'"transactionId":{_quote(transaction.transaction_id)}}}'
     )
+    row = (
+        transaction.transaction_id,
+        transaction.party,
+        transaction.counterparty,
+        start,
+        start + duration,
+    )
+    return text, row
 
 
 def transaction_from_facts(facts: Mapping[str, Any]) -> Transaction:
-    """Rebuild the :class:`Transaction` recorded by :func:`transaction_facts_json`."""
+    """Rebuild the :class:`Transaction` recorded by :func:`transaction_facts`."""
     return Transaction(
         transaction_id=facts["transactionId"],
         tender_id=facts["tenderId"],
@@ -165,46 +170,35 @@ class Settlement:
                 f"settlement amount must be a finite Decimal, got {self.amount!r}"
             )
 
-    def facts_json(self) -> str:
-        return canonical_json(
-            {
-                "amount": str(self.amount),
-                "durationUs": self.interval.duration_us,
-                "party": self.party,
-                "startUs": self.interval.start_us,
-            }
+    def facts(self) -> tuple[str, tuple[Any, ...]]:
+        """Facts as canonical JSON and the index row after seq."""
+        start = self.interval.start_us
+        duration = self.interval.duration_us
+        amount = str(self.amount)
+        text = canonical_json(
+            {"amount": amount, "durationUs": duration, "party": self.party, "startUs": start}
         )
+        return text, (self.party, start, start + duration, amount)
 
 
 Subject = Transaction | Settlement
 
 
-def subject_facts_json(subject: Subject) -> str:
+def subject_facts(subject: Subject) -> tuple[str, tuple[Any, ...]]:
+    """Facts JSON (hashed with the entry) and the query-table row after its seq column."""
     if isinstance(subject, Transaction):
-        return transaction_facts_json(subject)
-    return subject.facts_json()
-
-
-def subject_index_row(seq: int, subject: Subject) -> tuple[Any, ...]:
-    """The query-table row of a transaction or settlement entry (what verify re-derives)."""
-    interval = subject.interval
-    start = interval.start_us
-    end = start + interval.duration_us
-    if isinstance(subject, Transaction):
-        return (seq, subject.transaction_id, subject.party, subject.counterparty, start, end)
-    return (seq, subject.party, start, end, str(subject.amount))
+        return transaction_facts(subject)
+    return subject.facts()
 
 
 def index_row_from_facts(kind: str, seq: int, facts: Mapping[str, Any]) -> tuple[Any, ...]:
-    """:func:`subject_index_row` computed from the hashed facts text (for verification)."""
+    """The query-table row re-derived from the hashed facts (what :func:`subject_facts`
+    wrote, for verification)."""
     start = facts["startUs"]
     end = start + facts["durationUs"]
     if kind == EntryKind.TRANSACTION:
         return (seq, facts["transactionId"], facts["party"], facts["counterparty"], start, end)
     return (seq, facts["party"], start, end, facts["amount"])
-
-
-INDEXED_KINDS = frozenset({"transaction", "settlement"})
 
 
 @dataclass(frozen=True, slots=True)

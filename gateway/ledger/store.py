@@ -26,18 +26,15 @@ from typing import Any
 from gateway.ledger import queries, telemetry
 from gateway.ledger.connection import open_writer, translate_write_error, wrap
 from gateway.ledger.entries import (
-    INDEXED_KINDS,
     Entry,
     EntryKind,
     NewEntry,
     Settlement,
     SigningMode,
     canonical_json,
-    check_party,
     entry_hash,
     signed_message,
-    subject_facts_json,
-    subject_index_row,
+    subject_facts,
     utc_text,
 )
 from gateway.ledger.errors import LedgerAccessError, LedgerEntryError, LedgerKeyError
@@ -180,7 +177,7 @@ class Ledger:
                         f"key the ledger recorded ({fingerprint(recorded)}); restore the "
                         "original key file from backup"
                     )
-            return self._append_locked(new, at, "registering party keys") if new else []
+            return self._append_locked(_encode(new, at), "registering party keys")
 
     def append(self, entry: NewEntry, *, at: datetime) -> int:
         """Append one entry (its own signed round); returns its sequence number."""
@@ -190,8 +187,10 @@ class Ledger:
         """Append a whole market round atomically and durably; returns the sequence numbers.
 
         Raises :class:`LedgerEntryError` before touching the database when an entry cannot
-        be encoded or names a party without a recorded key, and :class:`LedgerWriteError`
-        (rolled back, nothing written) when SQLite refuses the round.
+        be encoded or names a party this ledger does not sign for, and
+        :class:`LedgerWriteError` (rolled back, nothing written) when SQLite refuses the
+        round. JSON encoding happens before the lock is taken, so threads encoding rounds
+        do not queue behind each other.
         """
         for position, entry in enumerate(entries):
             if entry.kind is EntryKind.PARTY_KEY:
@@ -199,14 +198,14 @@ class Ledger:
                     f"entry {position + 1} of the round is a party_key entry; parties are "
                     "added with register_parties, which generates and records their keys"
                 )
+        encoded = _encode(entries, at)
         with self._lock:
-            return self._append_locked(entries, at, f"round of {len(entries)} entries")
+            return self._append_locked(encoded, f"round of {len(entries)} entries")
 
-    def _append_locked(self, entries: Sequence[NewEntry], at: datetime, what: str) -> list[int]:
-        if not entries:
+    def _append_locked(self, encoded: list[_Encoded], what: str) -> list[int]:
+        if not encoded:
             return []
-        round_time = utc_text(at)
-        rows, transactions, settlements, new_keys = self._prepare(entries, round_time)
+        rows, transactions, settlements, new_keys = self._chain(encoded)
         self._sign(rows)
         conn = self._conn
         try:
@@ -230,51 +229,38 @@ class Ledger:
             self._signers.add(party)
         return list(range(first, self._head_seq + 1))
 
-    def _prepare(
-        self, entries: Sequence[NewEntry], round_time: str
+    def _chain(
+        self, encoded: list[_Encoded]
     ) -> tuple[list[list[Any]], list[_Row], list[_Row], list[_Row]]:
-        """Rows for every table, hashed and chained from the current head (nothing written)."""
+        """Rows for every table, hashed and chained from the current head (nothing written).
+
+        Only registered parties pass (their ids were checked when their keys were made).
+        """
         rows: list[list[Any]] = []
         transactions: list[_Row] = []
         settlements: list[_Row] = []
         new_keys: list[_Row] = []
         signers = self._signers
         seq, prev = self._head_seq, self._head_hash
-        for position, entry in enumerate(entries):
+        for position, (kind, party, time, facts, payload, index, entry) in enumerate(encoded):
             seq += 1
-            kind = entry.kind
-            party = entry.party
-            if party not in signers and kind is not EntryKind.PARTY_KEY:
+            if party not in signers and kind != EntryKind.PARTY_KEY:
                 raise LedgerEntryError(
                     f"entry {position + 1} of the round ({kind}): party {party!r} is not one "
                     "this ledger signs for; pass it to Ledger.open(parties=...) or call "
                     f"register_parties (registered: {', '.join(sorted(signers)) or 'none'})"
                 )
             try:
-                payload = canonical_json(_as_dict(entry.payload))
-                subject = entry.subject
-                facts = "" if subject is None else subject_facts_json(subject)
-                time = round_time if entry.at is None else utc_text(entry.at)
                 digest = entry_hash(seq, time, kind, party, prev, facts, payload)
-            except (TypeError, ValueError, UnicodeError) as err:
-                raise LedgerEntryError(
-                    f"entry {position + 1} of the round ({kind}, party {party!r}): payload is "
-                    f"not encodable as JSON ({err}); pass the CTS encoding (plain dict of "
-                    "str/int/bool/None/list/dict, Decimal as text)"
-                ) from err
-            rows.append([seq, time, str(kind), party, payload, facts or None, prev, digest, None])
+            except UnicodeEncodeError as err:
+                raise _not_json(position, kind, party, err) from err
+            rows.append([seq, time, kind, party, payload, facts or None, prev, digest, None])
             prev = digest
-            if subject is not None:
-                if kind is EntryKind.TRANSACTION and isinstance(subject, Transaction):
-                    transactions.append(subject_index_row(seq, subject))
-                elif kind is EntryKind.SETTLEMENT and isinstance(subject, Settlement):
-                    settlements.append(subject_index_row(seq, subject))
-                else:
-                    raise _subject_error(position, kind)
-            elif kind in INDEXED_KINDS:
-                raise _subject_error(position, kind)
-            if kind is EntryKind.PARTY_KEY:
-                new_keys.append((check_party(party), entry.payload["publicKey"], seq))
+            if index is not None:
+                table = transactions if kind == EntryKind.TRANSACTION else settlements
+                table.append((seq, *index))
+            elif kind == EntryKind.PARTY_KEY:
+                new_keys.append((party, entry.payload["publicKey"], seq))
         return rows, transactions, settlements, new_keys
 
     def _sign(self, rows: list[list[Any]]) -> None:
@@ -346,17 +332,51 @@ class Ledger:
             return telemetry.history(self._conn, device, point, start, end)
 
 
+_Encoded = tuple[str, str, str, str, str, _Row | None, NewEntry]
+
+
+def _encode(entries: Sequence[NewEntry], at: datetime) -> list[_Encoded]:
+    """(kind, party, time, facts, payload, index row tail, entry) per entry, outside the lock."""
+    round_time = utc_text(at)
+    encoded: list[_Encoded] = []
+    for position, entry in enumerate(entries):
+        kind, party, subject = entry.kind, entry.party, entry.subject
+        expected = _SUBJECT_TYPES.get(kind)
+        if (subject is None) != (expected is None) or (
+            expected is not None and not isinstance(subject, expected)
+        ):
+            raise LedgerEntryError(
+                f"entry {position + 1} of the round ({kind}): build transaction entries with "
+                "NewEntry.for_transaction and settlement entries with "
+                "NewEntry.for_settlement; other kinds carry no subject"
+            )
+        try:
+            payload = canonical_json(_as_dict(entry.payload))
+            facts, index = ("", None) if subject is None else subject_facts(subject)
+        except (TypeError, ValueError) as err:
+            raise _not_json(position, kind, party, err) from err
+        time = round_time if entry.at is None else utc_text(entry.at)
+        encoded.append((str(kind), party, time, facts, payload, index, entry))
+    return encoded
+
+
+def _not_json(position: int, kind: str, party: str, err: Exception) -> LedgerEntryError:
+    return LedgerEntryError(
+        f"entry {position + 1} of the round ({kind}, party {party!r}): payload is not "
+        f"encodable as JSON ({err}); pass the CTS encoding (plain dict of "
+        "str/int/bool/None/list/dict, Decimal as text)"
+    )
+
+
+_SUBJECT_TYPES: dict[EntryKind, type] = {
+    EntryKind.TRANSACTION: Transaction,
+    EntryKind.SETTLEMENT: Settlement,
+}
+
+
 def _as_dict(payload: object) -> object:
     if not isinstance(payload, dict):
         if hasattr(payload, "keys"):
             return dict(payload)  # type: ignore[call-overload]
         raise TypeError(f"payload must be a dict, got {type(payload).__name__}")
     return payload
-
-
-def _subject_error(position: int, kind: EntryKind) -> LedgerEntryError:
-    return LedgerEntryError(
-        f"entry {position + 1} of the round ({kind}): build transaction entries with "
-        "NewEntry.for_transaction and settlement entries with NewEntry.for_settlement; "
-        "other kinds carry no subject"
-    )

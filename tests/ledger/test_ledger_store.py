@@ -27,7 +27,7 @@ from gateway.ledger import (
     SigningMode,
     verify_ledger,
 )
-from gateway.ledger.entries import GENESIS_HASH, canonical_json, transaction_facts_json
+from gateway.ledger.entries import GENESIS_HASH, canonical_json, transaction_facts
 from market.cts import encode_transaction
 
 
@@ -98,7 +98,7 @@ def test_payload_stored_as_canonical_json_of_the_cts_encoding(tmp_path: Path) ->
 
 def test_hand_formatted_facts_equal_canonical_json() -> None:
     txn = transaction(7, party='bat"tery\u00e9', price="0.080", quantity="1.5")
-    text = transaction_facts_json(txn)
+    text, _ = transaction_facts(txn)
     assert text == canonical_json(json.loads(text))
     assert json.loads(text)["party"] == 'bat"tery\u00e9'
     assert json.loads(text)["price"] == "0.080"
