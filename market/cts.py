@@ -31,7 +31,7 @@ encoded raises :class:`CtsEncodeError`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
@@ -295,15 +295,14 @@ def reply_position(book: PositionBook, request: RequestPosition, *, party_id: st
 # --- numbers and times --------------------------------------------------------------------
 
 
-def _scale_of(value: Decimal) -> int:
+def _scale_of(value: Decimal, what: str = "number") -> int:
     exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
+    if not isinstance(exponent, int):
+        raise CtsEncodeError(f"{what} is not finite: {value}")
     return -exponent
 
 
 def _scaled_int(value: Decimal, scale: int, what: str) -> int:
-    if not value.is_finite():
-        raise CtsEncodeError(f"{what} is not finite: {value}")
     if abs(scale) > MAX_SCALE:
         raise CtsEncodeError(f"{what} {value} needs scale {scale}, beyond ±{MAX_SCALE}")
     sign, digits, exponent = value.as_tuple()
@@ -908,7 +907,7 @@ def _encode_positions(positions: tuple[tuple[Interval, Decimal], ...]) -> list[J
     return [
         {
             "interval": encode_interval(interval),
-            "quantity": _scaled_int(quantity, _scale_of(quantity), "position"),
+            "quantity": _scaled_int(quantity, _scale_of(quantity, "position"), "position"),
             "quantityScale": _scale_of(quantity),
         }
         for interval, quantity in positions
@@ -933,12 +932,22 @@ def encode(payload: Payload) -> Json:
     """The JSON-ready dict of a CTS payload (``json.dumps`` it as it is)."""
     if type(payload) not in _NAMES:
         raise CtsEncodeError(f"not a CTS payload: {type(payload).__name__}")
+    _check_ids(payload)
     data = _head(payload)
     try:
         data.update(_encode_body(payload))
     except TemixError as err:
         raise CtsEncodeError(str(err)) from err
     return data
+
+
+def _check_ids(payload: Payload) -> None:
+    """Reject empty identifiers up front: ``decode`` would refuse them on the other side."""
+    for item in fields(payload):
+        value = getattr(payload, item.name)
+        values = value if isinstance(value, tuple) else (value,)
+        if item.name != "market_id" and any(v == "" for v in values if isinstance(v, str)):
+            raise CtsEncodeError(f"{type(payload).__name__}.{item.name} must not be empty")
 
 
 def decode(payload: Mapping[str, object]) -> Payload:

@@ -19,7 +19,7 @@ Rules (why they are what they are):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from market.errors import IntervalError
 __all__ = [
     "Interval",
     "format_duration",
+    "instant_us",
     "is_aligned",
     "local_day",
     "parse_duration",
@@ -40,12 +41,27 @@ _DAY = timedelta(days=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, order=True, slots=True)
+def instant_us(moment: datetime) -> int:
+    """An aware datetime as integer microseconds since the Unix epoch.
+
+    Python compares two datetimes that share a tzinfo by wall clock, ignoring ``fold``, so
+    01:30 EDT and 01:30 EST on a fall-back night would compare equal; comparing these
+    integers compares instants.
+    """
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Interval:
-    """Delivery interval ``Interval(start, duration)``; hashable, ordered by (start, duration)."""
+    """Delivery interval ``Interval(start, duration)``.
+
+    Equality, hashing and ordering go by (start instant, duration): the same instant in two
+    zones is the same interval, and the two 01:00 hours of a fall-back night differ.
+    """
 
     start: datetime
     duration: timedelta
+    _start_us: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.start, datetime):
@@ -59,6 +75,30 @@ class Interval:
             raise IntervalError(
                 f"interval duration must be a positive timedelta, got {self.duration!r}"
             )
+        object.__setattr__(self, "_start_us", instant_us(self.start))
+
+    def _key(self) -> tuple[int, timedelta]:
+        return (self._start_us, self.duration)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Interval):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __lt__(self, other: Interval) -> bool:
+        return self._key() < other._key()
+
+    def __le__(self, other: Interval) -> bool:
+        return self._key() <= other._key()
+
+    def __gt__(self, other: Interval) -> bool:
+        return self._key() > other._key()
+
+    def __ge__(self, other: Interval) -> bool:
+        return self._key() >= other._key()
 
     @property
     def end(self) -> datetime:
@@ -75,7 +115,12 @@ class Interval:
     @property
     def start_us(self) -> int:
         """Start as integer microseconds since the Unix epoch (zone-independent key)."""
-        return (self.start - _EPOCH) // _MICROSECOND
+        return self._start_us
+
+    @property
+    def end_us(self) -> int:
+        """End as integer microseconds since the Unix epoch."""
+        return self._start_us + self.duration // _MICROSECOND
 
     @property
     def duration_us(self) -> int:
@@ -89,15 +134,15 @@ class Interval:
 
     def contains(self, other: Interval) -> bool:
         """True when ``other`` lies wholly inside this interval (an interval contains itself)."""
-        return self.start <= other.start and other.end <= self.end
+        return self._start_us <= other._start_us and other.end_us <= self.end_us
 
     def contains_instant(self, instant: datetime) -> bool:
-        """True when ``start <= instant < end``."""
-        return self.start <= instant < self.end
+        """True when ``start <= instant < end`` (compared as instants)."""
+        return self._start_us <= instant_us(instant) < self.end_us
 
     def overlaps(self, other: Interval) -> bool:
         """True when the two intervals share some time."""
-        return self.start < other.end and other.start < self.end
+        return self._start_us < other.end_us and other._start_us < self.end_us
 
     def split(self, duration: timedelta) -> list[Interval]:
         """Consecutive sub-intervals of ``duration`` covering this interval exactly."""

@@ -21,7 +21,7 @@ from market.errors import (
     TenderExpiredError,
     UnknownTenderError,
 )
-from market.interval import Interval
+from market.interval import Interval, instant_us
 from market.products import OptionProduct, PowerProduct, Product, TransportProduct
 from market.quantities import (
     check_amount,
@@ -142,7 +142,7 @@ class Tender:
 
     def is_expired(self, at: datetime) -> bool:
         """True when ``at`` is after the expiration time (acceptance at it is still valid)."""
-        return self.expires is not None and at > self.expires
+        return self.expires is not None and instant_us(at) > instant_us(self.expires)
 
 
 @dataclass(frozen=True, slots=True)

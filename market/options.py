@@ -11,11 +11,11 @@ strike price; the writer is the counterparty.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from market.errors import OptionExerciseError
-from market.interval import Interval, format_duration
+from market.interval import Interval, format_duration, instant_us
 from market.model import Transaction, check_aware, check_id, check_interval
 from market.products import OptionProduct
 from market.quantities import check_quantity
@@ -53,8 +53,9 @@ class OptionExercise:
                 f"{what}: interval of {format_duration(self.interval.duration)} is shorter than "
                 f"the option's granularity {format_duration(product.granularity)}"
             )
-        deadline = self.interval.start - product.exercise_lead_time
-        if self.at > deadline:
+        start_utc = self.interval.start.astimezone(UTC)
+        deadline = (start_utc - product.exercise_lead_time).astimezone(self.interval.start.tzinfo)
+        if instant_us(self.at) > instant_us(deadline):
             raise OptionExerciseError(
                 f"{what} at {self.at.isoformat()} is too late: the option needs "
                 f"{product.exercise_lead_time} lead time, so exercise by {deadline.isoformat()}"

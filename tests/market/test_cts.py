@@ -394,6 +394,9 @@ CASES = [
     (9, ["intervalDuration"], "soon", "intervalDuration"),
     (11, ["positions", 1, "quantityScale"], "x", "positions[1].quantityScale: expected an integer"),
     (12, ["quote", "quoteDetail", "quantity"], 0, "quote: quantity of quote q1"),
+    (12, ["quote", "quoteDetail", "type"], "stream", "quote.quoteDetail.type: expected 'interval'"),
+    (5, ["response", "responseDescription"], 7, "response.responseDescription: expected a string"),
+    (1, ["tender", "product"], {"type": "power", "node": "n"}, "tender.product: a stream tender"),
     (13, ["quote", "priceScale"], 2, "quote.priceScale: given without quoteDetail.price"),
     (15, ["targetGroup", 0], "", "targetGroup[0]: expected a party id string"),
     (16, ["delivery", "energyScale"], KeyError, "delivery.energyScale: missing required field"),
@@ -432,7 +435,46 @@ def test_decode_accepts_z_and_other_offsets_as_the_same_instant() -> None:
     assert decode(data) == EXAMPLES[0]
 
 
+def test_encode_rejects_non_finite_positions_bad_steps_and_empty_ids() -> None:
+    reply = EXAMPLES[11]
+    assert isinstance(reply, ReplyPosition)
+    nan = ReplyPosition(
+        party_id="m",
+        in_response_to="r",
+        market_id="",
+        position_party="p",
+        bounding_interval=Interval(T0, HOUR),
+        positions=((Interval(T0, HOUR), Decimal("NaN")),),
+    )
+    with pytest.raises(CtsEncodeError, match="position is not finite"):
+        encode(nan)
+    step = RequestPosition(
+        party_id="t",
+        request_id="r",
+        market_id="",
+        position_party="p",
+        bounding_interval=Interval(T0, HOUR),
+        interval_duration=timedelta(0),
+    )
+    with pytest.raises(CtsEncodeError, match="duration must be positive"):
+        encode(step)
+    with pytest.raises(CtsEncodeError, match=r"CreatedTender\.in_response_to must not be empty"):
+        encode(CreatedTender(party_id="m", counterparty_id="p", tender_id="t", in_response_to=""))
+    group = DistributeTender(
+        party_id="m", request_id="r", market_id="", target_group=("",), tenders=()
+    )
+    with pytest.raises(CtsEncodeError, match="target_group must not be empty"):
+        encode(group)
+
+
 def test_encode_rejects_numbers_beyond_the_wire_limits() -> None:
+    huge = Tender("t", "p", Side.BUY, Interval(T0, HOUR), Decimal(10**45), Decimal(1))
+    with pytest.raises(CtsEncodeError, match="more than 40 digits"):
+        encode(
+            CreateTender(
+                party_id="p", counterparty_id="m", request_id="r", market_id=MARKET, tender=huge
+            )
+        )
     tender = Tender("t", "p", Side.BUY, Interval(T0, HOUR), Decimal("1E-70"), Decimal(1))
     payload = CreateTender(
         party_id="p", counterparty_id="m", request_id="r", market_id=MARKET, tender=tender
@@ -443,7 +485,11 @@ def test_encode_rejects_numbers_beyond_the_wire_limits() -> None:
 
 # --- properties -----------------------------------------------------------------------------
 
-decimals = st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**9), max_value=10**9)
+decimals = st.builds(  # any exponent the wire carries, e.g. 0.080, 1E+3, -12.5
+    lambda digits, scale: Decimal(digits).scaleb(-scale),
+    st.integers(min_value=-(10**15), max_value=10**15),
+    st.integers(min_value=-5, max_value=30),
+)
 stream_prices = st.decimals(min_value=-(10**6), max_value=10**6, places=6)
 positive = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(10**6), places=4)
 ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-:", min_size=1, max_size=12)

@@ -155,6 +155,33 @@ def test_containing_in_the_repeated_autumn_hour() -> None:
     assert five.containing(QUARTER, NEW_YORK) == second_one_oclock.split(QUARTER)[0]
 
 
+def test_the_two_one_oclock_hours_of_a_fall_back_night_are_different_intervals() -> None:
+    hours = local_day(date(2026, 11, 1), NEW_YORK).split(HOUR)
+    first, second = hours[1], hours[2]
+    assert first.start.replace(tzinfo=None) == second.start.replace(tzinfo=None)
+    assert first != second and hash(first) != hash(second)
+    assert first < second and second > first and first <= first and second >= second
+    assert first.end == second.start and not first.overlaps(second)
+    assert not first.contains(second.split(FIVE)[0])
+    assert second.contains_instant(second.start) and not first.contains_instant(second.start)
+    assert sorted(hours) == hours
+
+
+def test_a_wall_clock_block_does_not_tile_elapsed_time_across_fall_back() -> None:
+    second_one_oclock = local_day(date(2026, 11, 1), NEW_YORK).split(HOUR)[2]
+    with pytest.raises(IntervalError, match="no aligned PT2H interval contains"):
+        second_one_oclock.containing(2 * HOUR, NEW_YORK)
+
+
+def test_interval_start_must_be_a_datetime() -> None:
+    with pytest.raises(IntervalError, match="must be a datetime"):
+        Interval("2026-01-01T00:00:00Z", HOUR)  # type: ignore[arg-type]
+
+
+def test_interval_equality_with_other_types_is_false() -> None:
+    assert Interval(T0, HOUR) != (T0, HOUR)
+
+
 def test_containing_finds_the_aligned_parent() -> None:
     five = Interval(T0 + 20 * timedelta(minutes=1), FIVE)
     assert five.containing(QUARTER) == Interval(T0 + QUARTER, QUARTER)
@@ -192,6 +219,11 @@ def test_format_duration_uses_canonical_text() -> None:
 def test_bad_iso_durations_are_rejected(text: str) -> None:
     with pytest.raises(IntervalError, match=r"ISO 8601|longer than zero"):
         parse_duration(text)
+
+
+def test_duration_must_be_text() -> None:
+    with pytest.raises(IntervalError, match="ISO 8601 text"):
+        parse_duration(300)  # type: ignore[arg-type]
 
 
 def test_zero_duration_text_is_rejected() -> None:

@@ -240,6 +240,21 @@ def test_transaction_rejects_self_dealing_and_bad_values() -> None:
 # --- tender book ----------------------------------------------------------------------------
 
 
+def test_expiry_compares_instants_in_the_repeated_autumn_hour() -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from market.temix import local_day
+
+    hours = local_day(date(2026, 11, 1), ZoneInfo("America/New_York")).split(HOUR)
+    first_one_thirty = hours[1].split(timedelta(minutes=30))[1].start  # 01:30 EDT
+    second_one_ten = hours[2].split(timedelta(minutes=10))[1].start  # 01:10 EST, later
+    tender = make_tender(interval=Interval(T0.replace(month=12), HOUR), expires=first_one_thirty)
+    assert tender.is_expired(second_one_ten)
+    with pytest.raises(TenderExpiredError):
+        accept(tender, quantity=Decimal(1), counterparty="m", transaction_id="x", at=second_one_ten)
+
+
 def test_tender_book_tracks_partial_acceptance() -> None:
     book = TenderBook()
     book.add(make_tender())
@@ -330,6 +345,8 @@ def test_delivery_average_rate_and_sign() -> None:
     assert Delivery("d2", "load", SLOT, Decimal(-3)).average_kw == -3
     with pytest.raises(QuantityError, match="finite"):
         Delivery("d3", "pv", SLOT, Decimal("NaN"))
+    with pytest.raises(QuantityError, match="must be a Decimal"):
+        Delivery("d4", "pv", SLOT, 0.5)  # type: ignore[arg-type]
 
 
 def test_publication_validates_price_and_volume() -> None:
@@ -489,7 +506,50 @@ def test_exercise_of_a_non_option_is_rejected() -> None:
         )
 
 
+def test_lead_time_counts_elapsed_time_across_fall_back() -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from market.temix import local_day
+
+    hours = local_day(date(2026, 11, 1), ZoneInfo("America/New_York")).split(HOUR)
+    product = OptionProduct(
+        OptionKind.CALL, PowerProduct("pcc"), Decimal(1), Decimal(0), HOUR, QUARTER
+    )
+    option = Transaction(
+        "o",
+        "t",
+        "w",
+        "h",
+        Side.SELL,
+        Interval(hours[0].start, 4 * HOUR),
+        Decimal(0),
+        Decimal(1),
+        product=product,
+    )
+    target = hours[2].split(QUARTER)[0]  # 01:00 EST; an hour before is 01:00 EDT
+    exercise(option, interval=target, quantity=Decimal(1), transaction_id="e", at=hours[1].start)
+    with pytest.raises(OptionExerciseError, match="too late"):
+        exercise(
+            option,
+            interval=target,
+            quantity=Decimal(1),
+            transaction_id="e",
+            at=hours[1].split(FIVE)[1].start,
+        )
+
+
 def test_option_product_validation() -> None:
+    with pytest.raises(IntervalError, match="exercise window"):
+        OptionProduct(
+            OptionKind.CALL,
+            PowerProduct("n"),
+            Decimal(1),
+            Decimal(0),
+            FIVE,
+            FIVE,
+            exercise_window=(T0, HOUR),  # type: ignore[arg-type]
+        )
     with pytest.raises(TemixError, match="CALL or PUT"):
         OptionProduct(
             "SWAP",
