@@ -31,7 +31,14 @@ from market.errors import (
     TenderExpiredError,
     UnknownTenderError,
 )
-from market.interval import Interval, format_duration, is_aligned, local_day, parse_duration
+from market.interval import (
+    Interval,
+    format_duration,
+    instant_us,
+    is_aligned,
+    local_day,
+    parse_duration,
+)
 from market.model import (
     Delivery,
     Publication,
@@ -94,6 +101,7 @@ __all__ = [
     "extended_price",
     "extended_price_exact",
     "format_duration",
+    "instant_us",
     "is_aligned",
     "local_day",
     "parse_duration",
