@@ -131,6 +131,16 @@ class Micromarket:
         self.operator = operator
         self.band = band
         self.book = PositionBook()
+        self.transactions: list[Transaction] = []
+
+    def add_transaction(self, transaction: Transaction) -> None:
+        """Book a transaction made outside the auction (e.g. an option exercise)."""
+        self.book.add(transaction)
+        self.transactions.append(transaction)
+
+    def transactions_covering(self, interval: Interval) -> list[Transaction]:
+        """Every booked transaction whose interval contains ``interval`` (for settlement)."""
+        return [t for t in self.transactions if t.interval.contains(interval)]
 
     def positions(self, party: str, intervals: Sequence[Interval]) -> Mapping[Interval, Decimal]:
         """A party's position on each interval (empty when it never traded)."""
@@ -178,7 +188,7 @@ class Micromarket:
                 now=now,
             )
             for tx in result.transactions:
-                self.book.add(tx)
+                self.add_transaction(tx)
             results.append(result)
         round_result = RoundResult(now, tuple(intervals), tuple(results))
         fills = round_result.transactions
