@@ -20,6 +20,9 @@ Wire conventions:
 - A tender object also carries ``partyId`` (its originator) and, when directed,
   ``counterPartyId``; an optional ``product`` object carries power/transport/option
   details (extensions to CTS, which only has ``resourceDesignator``).
+- ``encode_market_context``/``decode_market_context`` carry a :class:`MarketContext`
+  (``marketId, currency, powerUnit, energyUnit, intervalDurations, resourceDesignator,
+  timeZone``) for ``GET marketContext``.
 - A transaction carries the accepted tender: ``{"transactionId", "partyId",
   "counterPartyId", "executedAt"?, "tender": {...interval tender at the accepted rate}}``.
 
@@ -36,6 +39,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from market.context import MarketContext
 from market.errors import TemixError
 from market.interval import Interval, format_duration, parse_duration
 from market.model import (
@@ -72,10 +76,12 @@ __all__ = [
     "Response",
     "decode",
     "decode_interval",
+    "decode_market_context",
     "decode_tender",
     "decode_transaction",
     "encode",
     "encode_interval",
+    "encode_market_context",
     "encode_tender",
     "encode_transaction",
     "reply_position",
@@ -885,6 +891,58 @@ def _decode_delivery(data: object, path: str) -> Delivery:
         energy_kwh=reader.scaled("energy", reader.scale("energyScale")),
         market_id=_market_id(reader),
         metered_at=reader.opt_time("meteredAt"),
+    )
+
+
+# --- market context -----------------------------------------------------------------------
+
+_CONTEXT_KEYS = frozenset(
+    {
+        "marketId",
+        "currency",
+        "powerUnit",
+        "energyUnit",
+        "intervalDurations",
+        "resourceDesignator",
+        "timeZone",
+    }
+)
+
+
+def encode_market_context(context: MarketContext) -> Json:
+    """The market context object (answer of ``GET marketContext``)."""
+    return {
+        "marketId": context.market_id,
+        "currency": context.currency,
+        "powerUnit": context.power_unit,
+        "energyUnit": context.energy_unit,
+        "intervalDurations": [format_duration(d) for d in context.interval_durations],
+        "resourceDesignator": context.resource,
+        "timeZone": context.zone,
+    }
+
+
+def decode_market_context(data: object, path: str = "marketContext") -> MarketContext:
+    """Read a market context object."""
+    reader = _Reader(data, path, _CONTEXT_KEYS)
+    durations = []
+    for item_path, item in reader.items("intervalDurations"):
+        if not isinstance(item, str):
+            raise CtsDecodeError(item_path, f"expected an ISO 8601 duration, got {_kind(item)}")
+        try:
+            durations.append(parse_duration(item))
+        except TemixError as err:
+            raise CtsDecodeError(item_path, str(err)) from None
+    return _build(
+        path,
+        MarketContext,
+        market_id=reader.text("marketId"),
+        currency=reader.text("currency"),
+        power_unit=reader.text("powerUnit"),
+        energy_unit=reader.text("energyUnit"),
+        interval_durations=tuple(durations),
+        resource=reader.text("resourceDesignator"),
+        zone=reader.text("timeZone"),
     )
 
 

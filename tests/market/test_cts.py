@@ -37,12 +37,16 @@ from market.cts import (
     RequestPosition,
     Response,
     decode,
+    decode_market_context,
     encode,
+    encode_market_context,
     reply_position,
 )
 from market.temix import (
+    DEFAULT_INTERVAL_DURATIONS,
     Delivery,
     Interval,
+    MarketContext,
     OptionKind,
     OptionProduct,
     PositionBook,
@@ -252,7 +256,7 @@ def test_every_encoded_payload_matches_its_schema(payload: Payload) -> None:
 
 def test_every_payload_type_has_an_example_and_a_schema() -> None:
     assert {through_json(p)["payloadType"] for p in EXAMPLES} == PAYLOAD_TYPES
-    assert {path.stem for path in SCHEMAS.glob("*.json")} == PAYLOAD_TYPES
+    assert {path.stem for path in SCHEMAS.glob("*.json")} == PAYLOAD_TYPES | {"MarketContext"}
 
 
 def test_schemas_reject_what_decode_rejects() -> None:
@@ -596,3 +600,34 @@ def test_reply_position_answers_from_a_position_book() -> None:
     whole = reply_position(PositionBook([TRANSACTION]), EXAMPLES[10], party_id="market")  # type: ignore[arg-type]
     assert whole.positions == ((Interval(T0, HOUR), Decimal("2.5")),)
     assert decode(through_json(reply)) == reply
+
+
+def test_market_context_round_trips_and_matches_its_schema() -> None:
+    context = MarketContext(
+        MARKET,
+        currency="EUR",
+        interval_durations=(*DEFAULT_INTERVAL_DURATIONS, timedelta(days=1)),
+        zone="Europe/Berlin",
+    )
+    data = json.loads(json.dumps(encode_market_context(context)))
+    assert data["intervalDurations"] == ["PT5M", "PT15M", "PT1H", "P1D"]
+    schema_for("MarketContext").validate(data)
+    assert decode_market_context(data) == context
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("intervalDurations", ["PT5M", 5], "marketContext.intervalDurations[1]: expected an ISO"),
+        ("intervalDurations", ["5 min"], "marketContext.intervalDurations[0]: duration '5 min'"),
+        ("intervalDurations", [], "marketContext: market urn:temix:demo-building lists no"),
+        ("timeZone", "Mars/Olympus", "marketContext: market urn:temix:demo-building: unknown"),
+        ("currency", "", "marketContext.currency: expected a non-empty string"),
+    ],
+)
+def test_market_context_decode_errors(key: str, value: object, message: str) -> None:
+    data = encode_market_context(MarketContext(MARKET))
+    data[key] = value
+    with pytest.raises(CtsDecodeError) as caught:
+        decode_market_context(data)
+    assert message in str(caught.value)
