@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 
 _TABLES = {1: "coil", 5: "coil", 15: "coil", 2: "discrete", 3: "holding", 6: "holding",
            16: "holding", 23: "holding", 4: "input"}
-# default SunSpec scale factor by the unit of the points that use it (state may override)
+# default SunSpec scale factor by the unit of the points that use it and whether they are
+# 16-bit registers; the state may override it (``state["w_sf"] = 0``)
 DEFAULT_SF = {"kW": 1, "V": -1, "Hz": -2, "kWh": 0, "%": -1, "A": -1, "degC": -1}
+DEFAULT_SF_16BIT = {"kWh": 2}
 
 
 @dataclass
@@ -147,8 +149,12 @@ class ModbusUnit:
         value = self.state.get(name)
         if isinstance(value, int):
             return value
-        unit = next((p.unit for p in self.profile.points if p.scale_factor == name), "")
-        return DEFAULT_SF.get(unit, 0)
+        user = next((p for p in self.profile.points if p.scale_factor == name), None)
+        if user is None:
+            return 0
+        if user.register_count == 1 and user.unit in DEFAULT_SF_16BIT:
+            return DEFAULT_SF_16BIT[user.unit]
+        return DEFAULT_SF.get(user.unit, 0)
 
 
 class _UnitsContext:
