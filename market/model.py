@@ -66,6 +66,12 @@ def check_aware(value: datetime | None, what: str) -> None:
         raise IntervalError(f"{what} must be a timezone-aware datetime, got {value!r}")
 
 
+def check_flag(value: bool, what: str) -> None:
+    """Reject anything but True or False (a string "false" would read as true)."""
+    if not isinstance(value, bool):
+        raise TemixError(f"{what} must be True or False, got {value!r}")
+
+
 def check_side(obj: object, value: Side | str) -> None:
     """Coerce a side given as text to :class:`Side`, rejecting anything else."""
     if type(value) is Side:
@@ -121,6 +127,7 @@ class Tender:
         what = f"tender {self.tender_id}"
         _set(self, "quantity", check_quantity(self.quantity, f"quantity of {what}"))
         check_aware(self.expires, f"expiry of tender {self.tender_id}")
+        check_flag(self.all_or_none, f"all_or_none of tender {self.tender_id}")
         if self.counterparty is not None:
             check_id(self.counterparty, "tender counterparty")
             if self.counterparty == self.party:
@@ -350,6 +357,9 @@ class StreamTender:
         check_side(self, self.side)
         Interval(self.stream_start, self.interval_duration)
         _set(self, "intervals", tuple(self.intervals))
+        check_flag(self.all_or_none, f"all_or_none of tender {self.tender_id}")
+        if not all(isinstance(item, StreamInterval) for item in self.intervals):
+            raise TemixError(f"stream tender {self.tender_id}: intervals must be StreamInterval")
         if not self.intervals:
             raise TemixError(f"stream tender {self.tender_id} has no intervals")
         uids = [item.uid for item in self.intervals]

@@ -114,6 +114,8 @@ def test_tender_rejects_bad_side_ids_expiry_interval_and_self_address() -> None:
         make_tender(interval=(T0, HOUR))
     with pytest.raises(CounterpartyError, match="its own party"):
         make_tender(counterparty="pv")
+    with pytest.raises(TemixError, match="all_or_none of tender t1 must be True or False"):
+        make_tender(all_or_none="false")
 
 
 def test_product_sets_the_resource_designator() -> None:
@@ -326,6 +328,10 @@ def test_stream_tender_rejects_empty_repeated_and_bad_entries() -> None:
         StreamTender(**common, intervals=(entry, entry))  # type: ignore[arg-type]
     with pytest.raises(TemixError, match="uid"):
         StreamInterval(-1, Decimal(1), Decimal(1))
+    with pytest.raises(TemixError, match="must be StreamInterval"):
+        StreamTender(**common, intervals=((0, Decimal(1), Decimal(1)),))  # type: ignore[arg-type]
+    with pytest.raises(TemixError, match="all_or_none"):
+        StreamTender(**common, intervals=(entry,), all_or_none=1)  # type: ignore[arg-type]
     with pytest.raises(IntervalError):
         naive = {**common, "stream_start": datetime(2026, 1, 1)}
         StreamTender(**naive, intervals=(entry,))  # type: ignore[arg-type]
