@@ -1,10 +1,10 @@
 """Build the physics of a site: one model per device of the site file, by nature.
 
-Which meter is which: a meter device named ``pcc_meter`` / ``bus_meter`` takes that side;
-otherwise the first meter of the file is the grid side of the PCC and the second the
-building side. Loads flagged ``critical`` follow the critical-load shape, other loads the
-base plug-load shape. Every writable point a model does not set starts at its profile's
-``safe_default``.
+Which meter is which: the site file's ``pcc_side: grid`` / ``pcc_side: bus`` on a meter
+(the same marking the islanding controller reads). A meter without ``pcc_side`` meters an
+unmodelled circuit on the bus: bus voltage and frequency, no power. Loads flagged
+``critical`` follow the critical-load shape, other loads the base plug-load shape. Every
+writable point a model does not set starts at its profile's ``safe_default``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hil.physics.lighting import Lighting
 from hil.physics.loads import ShapedLoad
 from hil.physics.meters import Meter
 from hil.physics.pv import PvArray
-from hil.physics.shapes import shipped
+from hil.physics.shapes import DailyShape, shipped
 from hil.state import BuildingState
 
 CRITICAL_NOISE_PU = 0.01
@@ -128,16 +128,17 @@ def build_physics(
             "the site has no device of nature 'breaker': the simulated building needs its "
             "PCC breaker (profile gpio-pcc-breaker)"
         )
-    meter_ids = list(meters)
-    pcc_id = "pcc_meter" if "pcc_meter" in meters else (meter_ids[0] if meter_ids else None)
-    bus_candidates = [m for m in meter_ids if m != pcc_id]
-    bus_id = "bus_meter" if "bus_meter" in meters else (bus_candidates[0] if bus_candidates
-                                                         else None)
+    sides = {device.pcc_side: device.id for device in config.devices
+             if device.nature == "meter" and device.pcc_side is not None}
+    for meter_id, meter in meters.items():
+        if meter_id not in sides.values():
+            idle = ShapedLoad(meter.device, DailyShape([(0.0, 0.0)], "idle"), 0.0, rng)
+            loads.append((idle, meter))
     devices = Devices(
         breaker=breaker,
         grid_sense=grid_sense,
-        pcc_meter=meters.get(pcc_id) if pcc_id else None,
-        bus_meter=meters.get(bus_id) if bus_id else None,
+        pcc_meter=meters.get(sides.get("grid", "")),
+        bus_meter=meters.get(sides.get("bus", "")),
         battery=battery,
         pv=devices_pv,
         loads=loads,
