@@ -32,6 +32,28 @@ SERVES = {"meter": {"meter", "load"}}  # a submeter's profile also describes the
 SITE_FACTS = {"category": "ieee1547_category", "nominal_frequency_hz": "nominal_frequency_hz"}
 
 
+DER_RATING_KEYS = {"pv": "peak_power_kw", "storage": "max_discharge_kw",
+                   "generator": "rated_power_kw"}
+
+
+def _aggregate_der_kva(devices: Any) -> float | None:
+    """Sum of the DER ratings (PV peak, storage discharge, generators) for Table 5."""
+    if not isinstance(devices, list):
+        return None
+    total = 0.0
+    for device in devices:
+        if not isinstance(device, dict) or device.get("nature") not in DER_RATING_KEYS:
+            continue
+        agent = device.get("agent")
+        rating = agent.get(DER_RATING_KEYS[device["nature"]]) if isinstance(agent, dict) else None
+        if isinstance(rating, int | float | str):
+            try:
+                total += float(rating)
+            except ValueError:
+                continue
+    return total or None
+
+
 class SiteFile(Section):
     site: SiteInfo
     devices: list[Device]
@@ -57,6 +79,8 @@ class SiteFile(Section):
                 )
         site = data["site"]
         facts = {key: site[source] for key, source in SITE_FACTS.items() if source in site}
+        if "aggregate_der_kva" not in islanding:
+            facts["aggregate_der_kva"] = _aggregate_der_kva(data.get("devices"))
         return {**data, "islanding": {**islanding, **facts}}
 
 

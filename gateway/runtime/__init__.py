@@ -1,0 +1,1 @@
+"""The running appliance: device services, the market operator loop, the trader, islanding."""

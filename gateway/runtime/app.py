@@ -1,0 +1,350 @@
+"""The gateway as one appliance: a lifespan that starts the parts in order and stops them
+in reverse, and the control loop that runs the market on its cadence.
+
+Start: ledger (keys, restore the book) → drivers and poller (wait until every device has
+answered once or timed out) → device services → islanding controller → trader → first
+market round committed → READY=1. Stop (SIGTERM/SIGINT, or the end of a demo): stop
+tendering, every driver reverts its commands (BACnet priorities relinquished, setpoints to
+their safe values; SunSpec reversion timers are the backstop) — the PCC breaker is left as
+it is — the ledger is flushed and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from drivers.base import Reading
+from drivers.clock import Clock
+from drivers.factory import build_driver
+from drivers.poller import Poller, PollSettings
+from gateway.config.loader import Site
+from gateway.islanding.controller import IslandingController
+from gateway.islanding.messages import Event, RaiseAlarm, State, Transition
+from gateway.islanding.service import IslandingService
+from gateway.ledger.entries import EntryKind, NewEntry
+from gateway.ledger.store import Ledger
+from gateway.runtime.agents import build_agent
+from gateway.runtime.islanding_io import SiteCommands, SiteInputs, SiteRoles
+from gateway.runtime.operator import MarketOperator, RoundReport
+from gateway.runtime.services import DeviceService
+from gateway.runtime.trader import Trader
+from gateway.systemd import SystemdNotifier
+from market.agents import PriceBand
+from market.cts import decode_transaction
+from market.horizon import HorizonTier, Micromarket
+from market.settlement import Settlement
+from market.temix import Interval
+
+log = logging.getLogger(__name__)
+
+FIRST_POLL_TIMEOUT_S = 10.0
+
+
+def site_path(site: Site, value: str) -> Path:
+    """A path from the site file: relative paths are relative to the site file."""
+    path = Path(value)
+    return path if path.is_absolute() else (site.path.parent / path).resolve()
+
+
+class LedgerWriter:
+    """Group commits from the event loop: each round runs in a worker thread."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    async def commit(self, entries: Any, at: datetime) -> list[int]:
+        if not entries:
+            return []
+        return await asyncio.to_thread(self.ledger.append_round, list(entries), at=at)
+
+
+@dataclass
+class GatewayStatus:
+    """What the service reports: for the demo's progress line and the day summary."""
+
+    rounds: list[RoundReport] = field(default_factory=list)
+    settlements: list[Settlement] = field(default_factory=list)
+    alarms: list[RaiseAlarm] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    ready: bool = False
+
+
+class Gateway:
+    """``async with Gateway(site, clock) as gw: await gw.run(until=...)``."""
+
+    def __init__(
+        self,
+        site: Site,
+        clock: Clock,
+        *,
+        driver_options: Mapping[str, Mapping[str, Any]] | None = None,
+        notifier: SystemdNotifier | None = None,
+        on_round: Callable[[RoundReport], None] | None = None,
+    ) -> None:
+        self.site = site
+        self.config = site.config
+        self.clock = clock
+        self.driver_options = driver_options or {}
+        self.notifier = notifier or SystemdNotifier()
+        self.on_round = on_round
+        self.zone = ZoneInfo(self.config.site.timezone)
+        self.status = GatewayStatus()
+        self.party = (self.config.external_market.party_id if self.config.external_market
+                      else f"{self.config.site.name}".lower().replace(" ", "-"))
+        self.poller = Poller(clock)
+        self.services: dict[str, DeviceService] = {}
+        self._stack = contextlib.AsyncExitStack()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ledger: Ledger | None = None
+        self.trader: Trader | None = None
+        self.operator: MarketOperator | None = None
+        self.islanding: IslandingService | None = None
+        self.roles = SiteRoles.of(site)
+        self._commands: SiteCommands | None = None
+        self._side_tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifespan --------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Gateway:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.notifier.stopping()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        now = self.clock.now()
+        storage = self.config.storage
+        state_dir = site_path(self.site, storage.state_directory)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        band = PriceBand(self.config.market.price_floor_per_kwh,
+                         self.config.market.price_cap_per_kwh)
+        for device in self.config.devices:
+            driver = build_driver(device.id, device.connection, self.site.profiles[device.id],
+                                  self.clock, **self._options_for(device.connection.kind))
+            self.poller.add(driver, PollSettings(interval_s=device.poll_interval_s,
+                                                 timeout_s=max(2.0, device.poll_interval_s)))
+            self.services[device.id] = DeviceService(
+                device, build_agent(device, band), self.poller,
+                self.config.site.nominal_voltage_v, self.zone)
+        parties = [self.party, *[s.party for s in self.services.values() if s.trades]]
+        ledger = await asyncio.to_thread(
+            Ledger.open, site_path(self.site, storage.database), state_dir, parties, at=now)
+        self.ledger = ledger
+        self._stack.callback(ledger.close)
+        writer = LedgerWriter(ledger)
+        if self.config.external_market is not None:
+            self.trader = Trader(self.config.external_market, self.config.market, self.clock,
+                                 self.config.site, writer)
+            await self._stack.enter_async_context(self.trader)
+        market = Micromarket(
+            tiers=[HorizonTier(t.interval, t.until) for t in self.config.market.horizon],
+            zone=self.zone, operator=self.party, band=band)
+        self.operator = MarketOperator(
+            market=market, services=self.services, writer=writer, external=self.trader,
+            pcc_import_limit_kw=self.config.site.pcc_import_limit_kw,
+            pcc_export_limit_kw=self.config.site.pcc_export_limit_kw,
+            settlement_duration=self.config.market.horizon[0].interval,
+            market_id=self.config.market.market_id)
+        await self._restore(ledger, now)
+        await self.poller.start()
+        self._stack.push_async_callback(self._stop_devices)
+        await self._first_poll()
+        self.poller.subscribe(self._on_readings)
+        self._start_islanding(writer)
+
+    def _options_for(self, kind: str) -> dict[str, Any]:
+        options = dict(self.driver_options.get(kind, {}))
+        if kind == "opcua":
+            options.setdefault("base_dir", str(self.site.path.parent))
+        return options
+
+    async def _restore(self, ledger: Ledger, now: datetime) -> None:
+        """Continue from the ledger: transactions on intervals not yet over."""
+        assert self.operator is not None
+        entries = await asyncio.to_thread(ledger.events, now - timedelta(days=2),
+                                          now + timedelta(days=2), [EntryKind.TRANSACTION])
+        restored = [decode_transaction(e.payload) for e in entries]
+        live = [t for t in restored if t.interval.end > now]
+        self.operator.restore(live)
+        if self.trader is not None:
+            self.trader.restore(live)
+        if live:
+            log.info("restored %d transactions from the ledger", len(live))
+
+    async def _first_poll(self) -> None:
+        """Wait until every device answered once (or the first-poll timeout passed)."""
+        await asyncio.gather(*(self.poller.poll_now(d) for d in self.poller.drivers),
+                             return_exceptions=True)
+        for fault in self.poller.faults():
+            log.warning("device %s not answering at start: %s", fault.device_id, fault.message)
+
+    def _on_readings(self, device_id: str, readings: dict[str, Reading]) -> None:
+        assert self.operator is not None
+        now = self.clock.now()
+        service = self.services.get(device_id)
+        if service is not None and service.trades:
+            draw = service.draw_kw()
+            self.operator.meter.sample(service.party, now, None if draw is None else -draw)
+        if device_id == self.roles.grid_meter and self.trader is not None:
+            power = readings.get("power_kw")
+            value = power.value if power is not None and power.ok else None
+            self.operator.meter.sample(self.trader.counterparty, now,
+                                       float(value) if isinstance(value, int | float) else None)
+        if self.islanding is not None:
+            self.islanding.measurement_arrived()
+            if device_id == self.roles.bus_meter and self._commands is not None \
+                    and self._commands.pcc_target_kw is not None:
+                task = asyncio.get_running_loop().create_task(self._commands.steer())
+                self._side_tasks.add(task)
+                task.add_done_callback(self._side_tasks.discard)
+
+    def _start_islanding(self, writer: LedgerWriter) -> None:
+        if self.roles.breaker is None or self.roles.grid_meter is None:
+            log.warning("no PCC breaker or grid-side meter: islanding control is off")
+            return
+        reserve = None
+        if self.roles.storage is not None:
+            pct = self.config.devices[[d.id for d in self.config.devices]
+                                      .index(self.roles.storage)].agent.reserve_soc_pct
+            reserve = float(pct) if pct is not None else None
+        source = SiteInputs(self.poller, self.roles, self.services,
+                            self.config.site.nominal_voltage_v, reserve)
+        sink = SiteCommands(self.poller, self.roles, self.services, self._set_islanded,
+                            self._recorder(writer), self.status.alarms, self.status.transitions)
+        self._commands = sink
+        controller = IslandingController(self.config.islanding.resolved())
+        self.islanding = IslandingService(controller, self.clock, source, sink)
+        self._tasks.append(asyncio.create_task(self.islanding.run(), name="islanding"))
+        if self.roles.grid_sense is not None:
+            driver: Any = self.poller.driver(self.roles.grid_sense)
+            if hasattr(driver, "subscribe"):
+                driver.subscribe(self.islanding.grid_sense_changed, "grid_present")
+
+    def _recorder(self, writer: LedgerWriter) -> Callable[[Event, datetime], Any]:
+        async def record(event: Event, at: datetime) -> None:
+            if isinstance(event, RaiseAlarm):
+                entry = NewEntry(EntryKind.ALARM, self.party,
+                                 {"code": str(event.code), "message": event.message})
+            else:
+                assert isinstance(event, Transition)
+                entry = NewEntry(EntryKind.ISLANDING_EVENT, self.party, {
+                    "from": str(event.from_state), "to": str(event.to_state),
+                    "cause": event.cause,
+                    "measurements": {k: v for k, v in event.measurements.items()}})
+            await writer.commit([entry], at)
+        return record
+
+    def _set_islanded(self, islanded: bool) -> None:
+        assert self.operator is not None
+        self.operator.islanded = islanded
+
+    async def _stop_devices(self) -> None:
+        """Stop tendering; every driver reverts its commands; the breaker stays as it is."""
+        for device_id, driver in self.poller.drivers.items():
+            if device_id == self.roles.breaker:
+                continue
+            with contextlib.suppress(Exception):
+                await driver.revert()
+        await self.poller.stop()
+
+    # -- the control loop -----------------------------------------------------------------
+
+    @property
+    def grid_state(self) -> State:
+        return self.islanding.controller.state if self.islanding else State.UNKNOWN
+
+    async def run(self, until: datetime | None = None,
+                  stop: asyncio.Event | None = None) -> None:
+        """Clear ahead of every cadence boundary; at the boundary settle what ended and set
+        the devices for what starts. Runs until ``until`` (clock time) or ``stop``."""
+        assert self.operator is not None
+        cadence = self.config.market.clearing_cadence
+        finest = self.config.market.horizon[0].interval
+        lead = min(timedelta(seconds=30), cadence / 10)
+        await self._round(self.clock.now())
+        boundary = _next_boundary(self.clock.now() + lead, cadence)
+        while until is None or boundary <= until:
+            if not await self._sleep_until(boundary - lead, stop):
+                return
+            await self._round(self.clock.now())
+            if not await self._sleep_until(boundary, stop):
+                return
+            if _next_boundary(boundary, finest) == boundary:
+                settled = Interval(boundary - finest, finest)
+                self.status.settlements.append(
+                    await self.operator.settle(settled, self.clock.now()))
+            for problem in await self.operator.apply(Interval(boundary, finest)):
+                log.warning("setting devices at %s: %s", boundary.isoformat(), problem)
+            boundary += cadence
+
+    async def _round(self, now: datetime) -> None:
+        assert self.operator is not None
+        report = await self.operator.run_round(now)
+        self.status.rounds.append(report)
+        for problem in report.problems:
+            log.warning("round %s: %s", now.isoformat(), problem)
+        if self.on_round is not None:
+            self.on_round(report)
+        if not self.status.ready:
+            self.status.ready = True
+            self.notifier.ready(f"{len(self.services)} devices polled, first round committed")
+        if self._healthy():
+            self.notifier.watchdog()
+
+    async def _sleep_until(self, when: datetime, stop: asyncio.Event | None) -> bool:
+        """Wait for ``when`` on the clock, feeding the watchdog; False when stopped."""
+        delay = (when - self.clock.now()).total_seconds()
+        while delay > 0:
+            step = min(delay, self._watchdog_period())
+            if stop is None:
+                await self.clock.sleep(step)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), step / max(self.clock.speed, 1e-9))
+                if stop.is_set():
+                    return False
+            if self._healthy():
+                self.notifier.watchdog()
+            delay = (when - self.clock.now()).total_seconds()
+        return stop is None or not stop.is_set()
+
+    def _watchdog_period(self) -> float:
+        interval = self.notifier.watchdog_interval_s
+        return interval * max(self.clock.speed, 1.0) if interval else 60.0
+
+    def _healthy(self) -> bool:
+        return all(not t.done() for t in self._tasks)
+
+
+def _next_boundary(at: datetime, every: timedelta) -> datetime:
+    epoch = datetime(2000, 1, 1, tzinfo=at.tzinfo)
+    remainder = (at - epoch) % every
+    return at if remainder == timedelta(0) else at + (every - remainder)
+
+
+def summary_prices(rounds: list[RoundReport]) -> dict[str, Decimal]:
+    prices = [r.price for r in rounds]
+    if not prices:
+        return {}
+    return {"min": min(prices), "max": max(prices),
+            "mean": sum(prices, Decimal(0)) / len(prices)}

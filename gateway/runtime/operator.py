@@ -1,0 +1,275 @@
+"""The market operator loop: clear the horizon, commit the round, set the devices, settle.
+
+One round (:meth:`MarketOperator.run_round`), on every clearing cadence boundary:
+
+1. every device service with an agent issues its forward tenders for the horizon (its
+   TeMIX service interface binds the agent to the device's state and forecast);
+2. the micromarket clears every interval, the external counterparty's standing tenders
+   entering as import supply and export demand (within what the PCC limits leave);
+3. the round — each agent's tenders and every transaction — is written to the ledger in
+   one group commit; nothing acts on a round the ledger has not acknowledged;
+4. the trader squares the building's net position outside;
+5. each service sets its device for the current interval from its position.
+
+At each settlement-interval end (:meth:`settle`), metered energy is compared with the
+positions and the difference settled at the real-time price; deliveries and statements go
+to the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from gateway.ledger.entries import EntryKind, NewEntry
+from gateway.ledger.entries import Settlement as LedgerSettlement
+from gateway.runtime.metering import EnergyMeter
+from gateway.runtime.services import DeviceService, MarketView
+from market.agents import Participant, Positions
+from market.clearing import ExternalTenders
+from market.cts import CreateDelivery, encode, encode_interval, encode_tender
+from market.horizon import Micromarket, RoundResult, horizon_intervals
+from market.settlement import Settlement, settle_interval
+from market.temix import Delivery, Interval, Tender, Transaction
+
+log = logging.getLogger(__name__)
+
+RECENT_PRICES = 24
+
+
+class ExternalSide(Protocol):
+    """What the operator needs of the trader (the building's party outside)."""
+
+    party: str
+    counterparty: str
+
+    def external_tenders(self, interval: Interval) -> ExternalTenders | None: ...
+
+    def expected_prices(self, intervals: Sequence[Interval]) -> dict[Interval, Decimal]: ...
+
+    def realtime_price(self, interval: Interval) -> Decimal | None: ...
+
+    def transactions_covering(self, interval: Interval) -> list[Transaction]: ...
+
+    async def refresh(self, now: datetime, intervals: Sequence[Interval]) -> None: ...
+
+    async def square(self, now: datetime, targets: Mapping[Interval, Decimal]) -> list[Any]: ...
+
+    async def deliver(self, interval: Interval, energy_kwh: Decimal, now: datetime) -> None: ...
+
+
+class RoundWriter(Protocol):
+    async def commit(self, entries: Sequence[NewEntry], at: datetime) -> list[int]: ...
+
+
+@dataclass
+class RoundReport:
+    """What one round did, for the progress line, the status API and the day summary."""
+
+    now: datetime
+    interval: Interval
+    price: Decimal
+    net_import_kw: Decimal
+    islanded: bool
+    transactions: int
+    shed: tuple[str, ...]
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MarketOperator:
+    market: Micromarket
+    services: Mapping[str, DeviceService]
+    writer: RoundWriter
+    external: ExternalSide | None
+    pcc_import_limit_kw: Decimal
+    pcc_export_limit_kw: Decimal
+    settlement_duration: timedelta
+    market_id: str
+    islanded: bool = False
+    recent_prices: list[Decimal] = field(default_factory=list)
+    transactions: list[Transaction] = field(default_factory=list)
+    meter: EnergyMeter = field(init=False)
+    last_round: RoundResult | None = None
+    prices: dict[Interval, Decimal] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.meter = EnergyMeter(self.settlement_duration)
+
+    @property
+    def party(self) -> str:
+        return self.market.operator
+
+    def restore(self, transactions: Sequence[Transaction]) -> None:
+        """Rebuild the book from the ledger after a restart (nothing traded twice)."""
+        for transaction in transactions:
+            if transaction.party == self.party or transaction.counterparty == self.party:
+                self.market.book.add(transaction)
+                self.transactions.append(transaction)
+
+    def _external(self, interval: Interval) -> ExternalTenders | None:
+        if self.islanded or self.external is None:
+            return None
+        standing = self.external.external_tenders(interval)
+        if standing is None:
+            return None
+        already = self.market.net_import_kw(interval)
+        return ExternalTenders(
+            import_price=standing.import_price,
+            export_price=standing.export_price,
+            import_limit_kw=max(Decimal(0), min(standing.import_limit_kw,
+                                                self.pcc_import_limit_kw - already)),
+            export_limit_kw=max(Decimal(0), min(standing.export_limit_kw,
+                                                self.pcc_export_limit_kw + already)),
+            party=standing.party,
+        )
+
+    async def run_round(self, now: datetime) -> RoundReport:
+        intervals = horizon_intervals(now, self.market.tiers, self.market.zone)
+        if self.external is not None and not self.islanded:
+            await self.external.refresh(now, intervals)
+        expected = self.external.expected_prices(intervals) if self.external else {}
+        view = MarketView(now, expected, tuple(self.recent_prices), self.islanded)
+        bound = [s.participant(view, intervals) for s in self.services.values()]
+        participants = [_Recorded(p) for p in bound if p is not None]
+        result = await asyncio.to_thread(
+            self.market.clear_round, now, participants, external=self._external,
+            islanded=self.islanded,
+        )
+        entries = [
+            NewEntry(EntryKind.TENDER, p.party, {"round": now.isoformat(),
+                                                 "tenders": [encode_tender(t) for t in p.issued]})
+            for p in participants if p.issued
+        ]
+        new = result.transactions
+        entries += [NewEntry.for_transaction(tx, party=self.party) for tx in new]
+        await self.writer.commit(entries, now)
+        self.transactions.extend(new)
+        self.last_round = result
+        current = result.results[0]
+        for r in result.results:
+            self.prices[r.interval] = r.price
+        self.recent_prices = [*self.recent_prices, current.price][-RECENT_PRICES:]
+        report = RoundReport(now, current.interval, current.price,
+                             self.market.net_import_kw(current.interval), self.islanded,
+                             len(new), tuple(s.party for s in current.shed))
+        if self.external is not None and not self.islanded:
+            targets = {iv: self.market.net_import_kw(iv) for iv in result.intervals}
+            report.problems += [str(p) for p in await self.external.square(now, targets)]
+        return report
+
+    async def apply(self, interval: Interval) -> list[str]:
+        """Function (1): every device to the operating level of its position."""
+        problems = []
+        for service in self.services.values():
+            if not service.trades:
+                continue
+            position = self.market.book.position(service.party, interval)
+            problems += await service.apply(interval, position)
+        return problems
+
+    def sample(self, now: datetime) -> None:
+        """Feed the energy meter from the latest readings (called on every new poll)."""
+        for service in self.services.values():
+            if service.trades:
+                draw = service.draw_kw()
+                self.meter.sample(service.party, now, None if draw is None else -draw)
+
+    def sample_pcc(self, party: str, now: datetime, import_kw: float | None) -> None:
+        self.meter.sample(party, now, import_kw)
+
+    async def settle(self, interval: Interval, now: datetime) -> Settlement:
+        """Delivery and settlement of a finished interval; written to the ledger."""
+        parties = [s.party for s in self.services.values() if s.trades]
+        external_party = self.external.counterparty if self.external else None
+        metered = self.meter.take(interval, [*parties, *([external_party] if external_party
+                                                         else [])])
+        transactions = [t for t in self.transactions if t.interval.contains(interval)]
+        if self.external is not None:
+            transactions += self.external.transactions_covering(interval)
+        price = self._realtime_price(interval)
+        settlement = settle_interval(interval, transactions, metered, price,
+                                     operator=self.party)
+        entries = [
+            NewEntry(EntryKind.DELIVERY, party,
+                     _delivery_payload(party, interval, energy, now, self.market_id, self.party))
+            for party, energy in metered.items() if party != external_party
+        ]
+        entries += [
+            NewEntry.for_settlement(
+                LedgerSettlement(party, interval, statement.total),
+                _statement_payload(statement, settlement.realtime_price), party=self.party)
+            for party, statement in settlement.statements.items()
+        ]
+        await self.writer.commit(entries, now)
+        if self.external is not None and external_party is not None and not self.islanded:
+            await self.external.deliver(interval, metered[external_party], now)
+        self._forget_before(interval.end)
+        return settlement
+
+    def _realtime_price(self, interval: Interval) -> Decimal:
+        if self.external is not None and not self.islanded:
+            price = self.external.realtime_price(interval)
+            if price is not None:
+                return price
+        for known, price in self.prices.items():
+            if known.contains(interval):
+                return price
+        return self.recent_prices[-1] if self.recent_prices else Decimal(0)
+
+    def _forget_before(self, end: datetime) -> None:
+        horizon = end - timedelta(days=1)
+        self.transactions = [t for t in self.transactions if t.interval.end > horizon]
+        self.prices = {iv: p for iv, p in self.prices.items() if iv.end > horizon}
+
+
+@dataclass
+class _Recorded:
+    """A participant whose tenders of this round are kept for the ledger."""
+
+    inner: Participant
+    issued: list[Tender] = field(default_factory=list)
+
+    @property
+    def party(self) -> str:
+        return self.inner.party
+
+    @property
+    def priority(self) -> int:
+        return self.inner.priority
+
+    def tenders(self, now: datetime, intervals: Sequence[Interval],
+                positions: Positions) -> list[Tender]:
+        self.issued = self.inner.tenders(now, intervals, positions)
+        return self.issued
+
+
+def _delivery_payload(
+    party: str, interval: Interval, energy: Decimal, now: datetime, market_id: str, operator: str
+) -> Any:
+    delivery = Delivery(f"{party}:{interval.start.isoformat()}", party, interval, energy,
+                        market_id=market_id, metered_at=now)
+    return encode(CreateDelivery(party_id=party, counterparty_id=operator,
+                                 request_id=delivery.delivery_id, market_id=market_id,
+                                 delivery=delivery))
+
+
+def _statement_payload(statement: Any, realtime_price: Decimal) -> dict[str, Any]:
+    return {
+        "party": statement.party,
+        "interval": encode_interval(statement.interval),
+        "positionKw": str(statement.position_kw),
+        "scheduledKwh": str(statement.scheduled_kwh),
+        "meteredKwh": str(statement.metered_kwh),
+        "imbalanceKwh": str(statement.imbalance_kwh),
+        "realtimePrice": str(realtime_price),
+        "lines": [{"kind": line.kind, "reference": line.reference,
+                   "energyKwh": str(line.energy_kwh), "price": str(line.price),
+                   "amount": str(line.amount)} for line in statement.lines],
+        "total": str(statement.total),
+    }

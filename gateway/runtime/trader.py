@@ -1,0 +1,306 @@
+"""The building's one party in the external market: a CTS 1.0 JSON client.
+
+Each round the trader fetches the counterparty's standing tenders (``GET tenders``) and
+offers them to the micromarket as import supply and export demand. After clearing it
+squares the building's net position per interval: the difference between what the
+micromarket needs to import (or export) and what is already contracted outside is bought
+from the counterparty's sell tender (or sold to its buy tender) with ``createTransaction``
+— never beyond the PCC limits, and only when the difference is worth a trade.
+
+Every message sent and every answer is recorded in the ledger. A request that got no
+answer stays *pending* and is sent again with the same transaction id when the
+counterparty is back; "transaction id already used" then proves it was taken, so nothing
+is lost or traded twice. While the counterparty is unreachable the last known tenders are
+used for ``stale_prices_max``; after that the building trades as if islanded economically
+(no external supply beyond contracted positions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+
+from drivers.clock import Clock
+from gateway.config.site import ExternalMarketSection, MarketSection, SiteInfo
+from gateway.ledger.entries import EntryKind, NewEntry
+from market.clearing import ExternalTenders
+from market.cts import (
+    CreateDelivery,
+    CreateTransaction,
+    decode_tender,
+    encode,
+)
+from market.temix import Delivery, Interval, PositionBook, Side, Tender, Transaction
+
+log = logging.getLogger(__name__)
+
+MIN_TRADE_KW = Decimal("0.5")  # smaller differences wait for a later round
+MAX_IN_FLIGHT = 8
+RETRIES = 2
+
+
+class CounterpartyUnavailable(Exception):
+    """The counterparty did not answer (connection refused, timeout, 5xx)."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The counterparty answered a request with a CTS error (4xx)."""
+
+    what: str
+    status: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"counterparty refused {self.what}: HTTP {self.status} {self.field}: {self.reason}"
+
+
+class Trader:
+    """Async context manager: ``async with Trader(...) as trader``."""
+
+    def __init__(self, section: ExternalMarketSection, market: MarketSection, clock: Clock,
+                 site: SiteInfo, writer: Any) -> None:
+        self.section = section
+        self.market_id = market.market_id
+        self.party = section.party_id
+        self.counterparty = section.counterparty_id
+        self.base_url = section.counterparty_url.rstrip("/")
+        self.clock = clock
+        self.writer = writer
+        self.import_limit_kw = site.pcc_import_limit_kw
+        self.export_limit_kw = site.pcc_export_limit_kw
+        self.book = PositionBook()
+        self.transactions: list[Transaction] = []
+        self.pending: dict[str, CreateTransaction] = {}
+        self.standing: dict[Interval, dict[Side, Tender]] = {}
+        self.external_market_id: str | None = None
+        self.last_contact: datetime | None = None
+        self.unreachable_since: datetime | None = None
+        self._ids = itertools.count(1)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Trader:
+        timeout = aiohttp.ClientTimeout(total=self.section.timeout_s)
+        self._session = aiohttp.ClientSession(timeout=timeout)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def restore(self, transactions: Sequence[Transaction]) -> None:
+        """Contracted positions from the ledger after a restart."""
+        for tx in transactions:
+            if self.counterparty in (tx.party, tx.counterparty) and self.party in (
+                tx.party, tx.counterparty
+            ):
+                self.book.add(tx)
+                self.transactions.append(tx)
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    async def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        assert self._session is not None, "use the trader as an async context manager"
+        url = f"{self.base_url}/{path}"
+        last: Exception | None = None
+        for attempt in range(RETRIES + 1):
+            try:
+                async with self._session.request(method, url, json=body) as response:
+                    payload = await response.json(content_type=None)
+                    if response.status >= 500:
+                        raise CounterpartyUnavailable(f"HTTP {response.status} from {url}")
+                    self._contact()
+                    return response.status, payload
+            except (aiohttp.ClientError, TimeoutError, CounterpartyUnavailable) as err:
+                last = err
+                if attempt < RETRIES:
+                    await asyncio.sleep(0.05 * (attempt + 1))
+        self._lost(last)
+        raise CounterpartyUnavailable(f"{method} {url}: {last}") from last
+
+    def _contact(self) -> None:
+        now = self.clock.now()
+        if self.unreachable_since is not None:
+            log.warning("external counterparty %s reachable again (down since %s)",
+                        self.counterparty, self.unreachable_since.isoformat())
+        self.unreachable_since = None
+        self.last_contact = now
+
+    def _lost(self, err: Exception | None) -> None:
+        if self.unreachable_since is None:
+            self.unreachable_since = self.clock.now()
+            log.error("external counterparty %s unreachable at %s: %s; trading on the "
+                      "internal market with the last known prices", self.counterparty,
+                      self.base_url, err)
+
+    @property
+    def reachable(self) -> bool:
+        return self.unreachable_since is None
+
+    # -- what the operator asks ---------------------------------------------------------
+
+    async def refresh(self, now: datetime, intervals: Sequence[Interval]) -> None:
+        """Fetch the standing tenders; send again what is pending from an outage."""
+        try:
+            status, body = await self._request("GET", "tenders")
+        except CounterpartyUnavailable:
+            return
+        if status != 200 or not isinstance(body, dict):
+            log.error("GET tenders answered HTTP %s: %s", status, body)
+            return
+        standing: dict[Interval, dict[Side, Tender]] = {}
+        for item in body.get("tenders", []):
+            tender = decode_tender(item)
+            if isinstance(tender, Tender):
+                standing.setdefault(tender.interval, {})[tender.side] = tender
+        self.standing = standing
+        self.external_market_id = body.get("marketId", self.external_market_id)
+        if self.pending:
+            await self._resend_pending()
+
+    def _usable(self) -> bool:
+        if self.unreachable_since is None:
+            return True
+        return self.clock.now() - self.unreachable_since <= self.section.stale_prices_max
+
+    def _tender(self, interval: Interval, side: Side) -> Tender | None:
+        if not self._usable():
+            return None
+        now = self.clock.now()
+        tender = self.standing.get(interval, {}).get(side)
+        if tender is None or (tender.expires is not None and tender.expires <= now):
+            return None
+        return tender
+
+    def external_tenders(self, interval: Interval) -> ExternalTenders | None:
+        sell = self._tender(interval, Side.SELL)
+        buy = self._tender(interval, Side.BUY)
+        if sell is None:
+            return None
+        export_price = buy.price if buy is not None else Decimal("-1000")
+        return ExternalTenders(
+            import_price=sell.price,
+            export_price=min(export_price, sell.price - Decimal("0.000001")),
+            import_limit_kw=min(sell.quantity, self.import_limit_kw),
+            export_limit_kw=min(buy.quantity, self.export_limit_kw) if buy else Decimal(0),
+            party=self.counterparty,
+        )
+
+    def expected_prices(self, intervals: Sequence[Interval]) -> dict[Interval, Decimal]:
+        out = {}
+        for interval in intervals:
+            sell = self._tender(interval, Side.SELL)
+            if sell is not None:
+                out[interval] = sell.price
+        return out
+
+    def realtime_price(self, interval: Interval) -> Decimal | None:
+        for known, sides in self.standing.items():
+            if known.contains(interval) and Side.SELL in sides:
+                return sides[Side.SELL].price
+        return None
+
+    def transactions_covering(self, interval: Interval) -> list[Transaction]:
+        return [t for t in self.transactions if t.interval.contains(interval)]
+
+    def contracted_import_kw(self, interval: Interval) -> Decimal:
+        return -self.book.position(self.party, interval)
+
+    # -- squaring the building's position -------------------------------------------------
+
+    async def square(self, now: datetime, targets: Mapping[Interval, Decimal]) -> list[Any]:
+        """Trade the difference between each target net import and what is contracted."""
+        orders = []
+        for interval, target in targets.items():
+            target = max(-self.export_limit_kw, min(self.import_limit_kw, target))
+            delta = target - self.contracted_import_kw(interval)
+            side = Side.SELL if delta > 0 else Side.BUY  # the counterparty's side
+            if abs(delta) < MIN_TRADE_KW:
+                continue
+            tender = self._tender(interval, side)
+            if tender is None:
+                continue
+            quantity = min(abs(delta), tender.quantity)
+            orders.append(self._order(tender, quantity, now))
+        if not orders or not self.reachable:
+            self.pending.update({o.transaction.transaction_id: o for o in orders})
+            return []
+        gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+        async def send(order: CreateTransaction) -> Any:
+            async with gate:
+                return await self._send(order)
+
+        results = await asyncio.gather(*(send(o) for o in orders))
+        return [r for r in results if r is not None]
+
+    def _order(self, tender: Tender, quantity: Decimal, now: datetime) -> CreateTransaction:
+        transaction = Transaction(
+            transaction_id=f"{self.party}-x{now.strftime('%Y%m%dT%H%M%S')}-{next(self._ids)}",
+            tender_id=tender.tender_id, party=tender.party, counterparty=self.party,
+            side=tender.side, interval=tender.interval, price=tender.price,
+            quantity=quantity.quantize(Decimal("0.000001")),
+            market_id=tender.market_id, executed_at=now,
+        )
+        return CreateTransaction(party_id=self.party, counterparty_id=self.counterparty,
+                                 request_id=transaction.transaction_id,
+                                 market_id=tender.market_id, transaction=transaction)
+
+    async def _send(self, order: CreateTransaction) -> Refused | None:
+        tx = order.transaction
+        try:
+            status, body = await self._request("POST", "createTransaction", encode(order))
+        except CounterpartyUnavailable:
+            self.pending[tx.transaction_id] = order
+            return None
+        self.pending.pop(tx.transaction_id, None)
+        taken = status == 200 or (status == 409 and isinstance(body, dict)
+                                  and body.get("field") == "transaction.transactionId")
+        if taken:
+            await self._record(tx)
+            return None
+        refusal = Refused(f"transaction {tx.transaction_id}", status,
+                          str(body.get("field", "")) if isinstance(body, dict) else "",
+                          str(body.get("reason", body)) if isinstance(body, dict) else str(body))
+        alarm = {"code": "EXT-TRADE-REFUSED", "message": str(refusal)}
+        await self.writer.commit([NewEntry(EntryKind.ALARM, self.party, alarm)],
+                                 self.clock.now())
+        return refusal
+
+    async def _resend_pending(self) -> None:
+        orders = list(self.pending.values())
+        self.pending.clear()
+        for order in orders:
+            if order.transaction.interval.start <= self.clock.now():
+                continue  # too late to trade; the interval settles as imbalance
+            await self._send(order)
+
+    async def _record(self, tx: Transaction) -> None:
+        self.book.add(tx)
+        self.transactions.append(tx)
+        await self.writer.commit([NewEntry.for_transaction(tx, party=self.party)],
+                                 self.clock.now())
+
+    async def deliver(self, interval: Interval, energy_kwh: Decimal, now: datetime) -> None:
+        """Report the PCC meter's energy for an ended interval (the counterparty settles)."""
+        delivery = Delivery(f"{self.party}:{interval.start.isoformat()}", self.party, interval,
+                            -energy_kwh, market_id=self.external_market_id or self.market_id,
+                            metered_at=now)
+        request = CreateDelivery(party_id=self.party, counterparty_id=self.counterparty,
+                                 request_id=delivery.delivery_id,
+                                 market_id=delivery.market_id, delivery=delivery)
+        try:
+            status, body = await self._request("POST", "createDelivery", encode(request))
+        except CounterpartyUnavailable:
+            return
+        if status != 200:
+            log.warning("delivery for %s refused: %s", interval, body)
