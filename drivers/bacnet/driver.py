@@ -36,6 +36,7 @@ from drivers.base import (
 )
 from drivers.clock import Clock
 from drivers.connection import BacnetConnection
+from drivers.factory import register
 from drivers.profile import BacnetPoint, BacnetProfile, ValueType
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,11 @@ class BacnetDriver:
         """Points we hold a priority slot on, with the time the command ends (None: open)."""
         return dict(self._commanded)
 
+    @property
+    def cov_points(self) -> set[str]:
+        """Points kept fresh by a COV subscription (the others are polled)."""
+        return set(self._cov)
+
     def on_change(self, listener: ChangeListener) -> None:
         """Call ``listener(point, reading)`` for every COV notification."""
         self._listeners.append(listener)
@@ -171,8 +177,13 @@ class BacnetDriver:
         try:
             values = await self._read(stack, refs)
         except BacnetRequestError as err:
-            self._lost(err)
-            return bad_readings(self.profile, now)
+            if err.kind != "error":
+                self._lost(err)
+                return bad_readings(self.profile, now)
+            singly = await self._read_one_by_one(stack, refs)
+            if singly is None:
+                return bad_readings(self.profile, now)
+            values = singly
         readings: dict[str, Reading] = {}
         problems: list[str] = []
         for point, value in zip(polled, values, strict=False):
@@ -193,19 +204,31 @@ class BacnetDriver:
             self._faults.clear()
         return {p.name: readings[p.name] for p in self.profile.points}
 
+    async def _read_one_by_one(self, stack: BacnetStack,
+                               refs: list[tuple[str, str]]) -> list[Any] | None:
+        """ReadProperty per point: a device that refuses a whole RPM for one bad object."""
+        try:
+            return await self._read_singly(stack, refs)
+        except BacnetRequestError as err:
+            self._lost(err)
+            return None
+
+    async def _read_singly(self, stack: BacnetStack, refs: list[tuple[str, str]]) -> list[Any]:
+        values: list[Any] = []
+        for object_id, prop in refs:
+            try:
+                values.append(await stack.read(self.address, object_id, prop, self.timeout_s))
+            except BacnetRequestError as err:
+                if err.kind != "error":
+                    raise
+                values.append(err)
+        return values
+
     async def _read(self, stack: BacnetStack, refs: list[tuple[str, str]]) -> list[Any]:
         identity = self.identity
         assert identity is not None
         if not identity.read_multiple:
-            values: list[Any] = []
-            for object_id, prop in refs:
-                try:
-                    values.append(await stack.read(self.address, object_id, prop, self.timeout_s))
-                except BacnetRequestError as err:
-                    if err.kind != "error":
-                        raise
-                    values.append(err)
-            return values
+            return await self._read_singly(stack, refs)
         size = len(refs)
         if not identity.segments_replies:
             size = max(1, (identity.max_apdu - RPM_OVERHEAD_BYTES) // RPM_BYTES_PER_VALUE)
@@ -279,6 +302,12 @@ class BacnetDriver:
         try:
             self.identity = await stack.identify(self.address, self.instance, self.timeout_s)
         except BacnetRequestError as err:
+            if "unknown-object" in err.reason:
+                self._faults.raise_fault(
+                    FaultLevel.ERROR, "wrong_instance",
+                    f"the device at {self.address} has no device object {self.instance} "
+                    f"({err}); check device_instance in the site file", self.clock.now())
+                return False
             self._lost(err)
             return False
         if self.use_cov:
@@ -336,11 +365,6 @@ class BacnetDriver:
                 f"no answer from BACnet device {self.instance} at {self.address} within "
                 f"{self.timeout_s:g} s; check that it is powered, the address and port, and "
                 "the network path", now)
-        elif "unknown-object" in err.reason:
-            self._faults.raise_fault(
-                FaultLevel.ERROR, "wrong_instance",
-                f"the device at {self.address} has no device object {self.instance} ({err}); "
-                "check device_instance in the site file", now)
         else:
             self._faults.raise_fault(
                 FaultLevel.ERROR, err.kind,
@@ -375,3 +399,19 @@ class BacnetDriver:
         if point.type is ValueType.BOOL:
             return bool(value)
         return float(value) / point.scale
+
+
+def build_bacnet_driver(device_id: str, connection: Any, profile: Any, clock: Clock,
+                        **options: Any) -> BacnetDriver:
+    """The factory's builder for ``kind: bacnet`` (options: see BacnetDriver)."""
+    if not isinstance(connection, BacnetConnection) or not isinstance(profile, BacnetProfile):
+        raise ValueError(f"device {device_id}: a bacnet connection needs a BACnet profile")
+    allowed = {"priority", "local_address", "bbmd", "cov", "cov_lifetime_s", "timeout_s"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise TypeError(f"device {device_id}: unknown BACnet driver option(s) "
+                        f"{', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
+    return BacnetDriver(device_id, connection, profile, clock, **options)
+
+
+register("bacnet", build_bacnet_driver)

@@ -7,7 +7,7 @@ read-only points refuse writes with ``write-access-denied``.
 
 Test seams a real device also shows: ``available = False`` drops every request (the
 device is unplugged), ``response_delay_s`` answers late, ``answer_with`` answers every
-confirmed request with a Reject or an Abort.
+confirmed request with a Reject or an Abort, ``refuse_cov`` refuses SubscribeCOV.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, Literal
 from bacpypes3.apdu import AbortPDU, ConfirmedRequestPDU, RejectPDU, WritePropertyRequest
 from bacpypes3.app import Application
 from bacpypes3.basetypes import HostNPort, IPMode
-from bacpypes3.errors import PropertyError
+from bacpypes3.errors import ExecutionError, PropertyError
 from bacpypes3.local.analog import (
     AnalogInputObject,
     AnalogOutputObject,
@@ -76,13 +76,21 @@ class _DeviceApplication(Application):  # type: ignore[misc]
         if not owner.available:
             return
         if owner.response_delay_s > 0:
-            await asyncio.sleep(owner.response_delay_s)
+            task = asyncio.current_task()
+            assert task is not None
+            owner.delayed.add(task)
+            try:
+                await asyncio.sleep(owner.response_delay_s)
+            finally:
+                owner.delayed.discard(task)
             if not owner.available:
                 return
         if owner.answer_with is not None and isinstance(apdu, ConfirmedRequestPDU):
-            pdu_class = RejectPDU if owner.answer_with == "reject" else AbortPDU
-            reason = "unrecognized-service" if owner.answer_with == "reject" else "other"
-            await self.response(pdu_class(reason=reason, context=apdu))
+            if owner.answer_with == "reject":
+                answer = RejectPDU(reason="unrecognized-service", context=apdu)
+            else:
+                answer = AbortPDU(srv=True, reason="other", context=apdu)
+            await self.response(answer)
             return
         owner.before_request()
         await super().indication(apdu)
@@ -94,6 +102,14 @@ class _DeviceApplication(Application):  # type: ignore[misc]
         await super().do_WritePropertyRequest(apdu)
         if point is not None:
             self.owner.written(point)
+
+    async def do_SubscribeCOVRequest(self, apdu: Any) -> None:
+        owner = self.owner
+        if apdu.lifetime is not None:
+            owner.cov_lifetimes.append(int(apdu.lifetime))
+        if owner.refuse_cov:
+            raise ExecutionError(errorClass="services", errorCode="covSubscriptionFailed")
+        await super().do_SubscribeCOVRequest(apdu)
 
     def cov_notification(self, cov: Any, apdu: Any) -> None:
         if self.owner.available:
@@ -129,6 +145,9 @@ class LocalBacnetDevice:
         self._available = True
         self.response_delay_s = 0.0
         self.answer_with: Answer = None
+        self.refuse_cov = False
+        self.delayed: set[asyncio.Task[Any]] = set()  # requests waiting out response_delay_s
+        self.cov_lifetimes: list[int] = []  # lifetime of every SubscribeCOV received
         self._objects: dict[str, Any] = {}
         self._by_id: dict[str, BacnetPoint] = {}
         self._app: _DeviceApplication | None = None
@@ -180,6 +199,8 @@ class LocalBacnetDevice:
         return True
 
     def close(self) -> None:
+        for task in self.delayed:
+            task.cancel()
         if self._app is None:
             return
         for link in self._app.link_layers.values():
