@@ -131,6 +131,8 @@ class ModbusUnit:
             return codec.encode(point.type, value, point.word_order, point.length)
         assert isinstance(value, int | float)
         sf = self.scale_factor(point.scale_factor) if point.scale_factor else None
+        if sf is not None and sf == codec.SENTINELS[ModbusType.SUNSSF]:
+            return codec.encode(point.type, None, point.word_order, point.length)
         raw = codec.to_raw(value, point.type, point.scale, sf)
         low, high = codec.raw_range(point.type)
         raw = min(max(raw, low), high)
@@ -162,6 +164,7 @@ class _UnitsContext:
 
     def __init__(self, units: dict[int, ModbusUnit]) -> None:
         self.units = units
+        self.delayed: set[asyncio.Task[Any]] = set()  # requests held back by delay_s
 
     def device_ids(self) -> list[int]:
         return list(self.units)
@@ -170,8 +173,13 @@ class _UnitsContext:
         unit = self.units.get(device_id)
         if unit is None or not unit.state.available:
             raise NoSuchIdException(f"no answer from unit {device_id}")  # silent, like RS-485
-        if unit.delay_s:
-            await asyncio.sleep(unit.delay_s)
+        task = asyncio.current_task()
+        if unit.delay_s and task is not None:
+            self.delayed.add(task)
+            try:
+                await asyncio.sleep(unit.delay_s)
+            finally:
+                self.delayed.discard(task)
         return unit
 
     async def async_getValues(self, device_id: int, func_code: int, address: int,
@@ -214,6 +222,10 @@ class _Simulator:
         await self.stop()
 
     async def stop(self) -> None:
+        delayed = list(self._context.delayed)
+        for task in delayed:
+            task.cancel()
+        await asyncio.gather(*delayed, return_exceptions=True)
         if self._server is not None:
             await self._server.shutdown()  # type: ignore[no-untyped-call]
             self._server = None

@@ -58,6 +58,7 @@ class ModbusDriver:
         self._addresses: dict[str, int] | None = None
         self._blocks: list[Block] = []
         self._missing: set[str] = set()
+        self._unreadable: set[str] = set()  # illegal address when read alone
         self._scale_factors: dict[str, int | None] = {}
         self._commanded: set[str] = set()
         self._reported_no_value: set[str] = set()
@@ -105,24 +106,23 @@ class ModbusDriver:
             return bad_readings(self.profile, self._clock.now())
         registers: dict[str, list[int]] = {}
         failed: list[DriverError] = []
-        for block in self._blocks:
-            try:
-                values = await self._link.read(block.table, block.start, block.count,  # type: ignore[arg-type]
-                                               self.unit)
-            except DriverError as err:
-                if err.code in LINK_DOWN:
-                    self._fail(err)
-                    return bad_readings(self.profile, self._clock.now())
-                err.address = block.start
-                failed.append(err)
-                continue
-            for slot in block.slots:
-                registers[slot.point.name] = block.registers_of(slot, values)
+        try:
+            for block in self._blocks:
+                await self._read_block(block, registers, failed)
+        except DriverError as err:
+            self._fail(err)
+            return bad_readings(self.profile, self._clock.now())
+        if self._unreadable and any(s.point.name in self._unreadable
+                                    for b in self._blocks for s in b.slots):
+            self._plan()
         now = self._clock.now()
         readings = self._decode_all(registers, now)
         if failed and not registers:
             self._fail(failed[0])
-        elif failed:
+        elif failed or self._unreadable:
+            failed = failed or [DriverError(
+                f"illegal data address for points {sorted(self._unreadable)}; the device's "
+                "register map lacks them (check the profile)", code="exception_2")]
             first = failed[0]
             self._tracker.raise_fault(FaultLevel.WARNING, first.code,
                                       f"some points unreadable: {first}", now)
@@ -134,6 +134,38 @@ class ModbusDriver:
         else:
             self._tracker.clear()
         return readings
+
+    async def _read_block(self, block: Block, registers: dict[str, list[int]],
+                          failed: list[DriverError]) -> None:
+        """Read one block into ``registers``; a link failure propagates.
+
+        An "illegal address" answer to a merged block means a hole in the device's map:
+        the block's points are read one by one and the unreadable ones left out of later
+        plans (they read BAD with a WARNING fault).
+        """
+        try:
+            values = await self._link.read(block.table, block.start, block.count,  # type: ignore[arg-type]
+                                           self.unit)
+        except DriverError as err:
+            if err.code in LINK_DOWN:
+                raise
+            err.address = block.start
+            if len(block.slots) == 1:
+                err.point = block.slots[0].point.name
+            if err.code == "exception_2" and len(block.slots) > 1:
+                alone: list[DriverError] = []
+                for slot in block.slots:
+                    single = Block(block.table, slot.address, slot.point.register_count, [slot])
+                    await self._read_block(single, registers, alone)
+                holes = [s.point.name for s in block.slots if s.point.name not in registers]
+                if len(holes) < len(block.slots):  # a hole in the map, not a refusing device
+                    self._unreadable.update(holes)
+                failed.extend(alone)
+                return
+            failed.append(err)
+            return
+        for slot in block.slots:
+            registers[slot.point.name] = block.registers_of(slot, values)
 
     def _decode_all(self, registers: dict[str, list[int]], now: Any) -> dict[str, Reading]:
         readings: dict[str, Reading] = {}
@@ -295,10 +327,15 @@ class ModbusDriver:
                 missing.add(point.name)
             else:
                 addresses[point.name] = address
-        slots = [Slot(self.profile.point(name), address) for name, address in addresses.items()]
-        self._blocks = plan_blocks(slots, self._max_gap)
         self._missing = missing
         self._addresses = addresses
+        self._plan()
+
+    def _plan(self) -> None:
+        assert self._addresses is not None
+        slots = [Slot(self.profile.point(name), address)
+                 for name, address in self._addresses.items() if name not in self._unreadable]
+        self._blocks = plan_blocks(slots, self._max_gap)
 
     async def _read_holding(self, address: int, count: int) -> list[int]:
         return await self._link.read("holding", address, count, self.unit)
