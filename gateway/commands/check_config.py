@@ -17,15 +17,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
+def report_problems(path: Path, err: ConfigError) -> None:
+    """Every problem of a site file on stderr, one per line, under a count."""
+    count = len(err.problems)
+    print(f"{path}: {count} problem{'s' if count != 1 else ''} found:", file=sys.stderr)
+    for problem in err.problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         site = load_site(args.site_file)
     except ConfigError as err:
-        count = len(err.problems)
-        print(f"{args.site_file}: {count} problem{'s' if count != 1 else ''} found:",
-              file=sys.stderr)
-        for problem in err.problems:
-            print(f"  {problem}", file=sys.stderr)
+        report_problems(args.site_file, err)
         return 1
     config = site.config
     natures = sorted({device.nature for device in config.devices})
