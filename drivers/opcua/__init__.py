@@ -1,0 +1,1 @@
+"""OPC UA: the driver, the client session and the simulated server (asyncua)."""
