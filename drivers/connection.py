@@ -70,6 +70,9 @@ class OpcuaConnection(Section):
         default=None, description="trusted server certificate (the trust store)"
     )
     user: str | None = None
+    credentials_file: str | None = Field(
+        default=None, description="YAML file with 'user' and 'password' (keep it mode 0600)"
+    )
 
     @model_validator(mode="after")
     def _security(self) -> OpcuaConnection:
