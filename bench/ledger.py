@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from gateway.ledger import Ledger, NewEntry, SigningMode
-from market.temix import Interval, Side, Transaction
+# Run as a script, this folder is first on sys.path, where bench/market.py would shadow the
+# market package: look the packages up from the project instead.
+sys.path[:] = [entry for entry in sys.path if Path(entry).resolve() != Path(__file__).parent]
+
+from gateway.ledger import Ledger, NewEntry, SigningMode  # noqa: E402
+from market.temix import Interval, Side, Transaction  # noqa: E402
 
 ROUND_SIZE = 1000
 AGENTS = [f"agent-{n}" for n in range(8)]
@@ -66,8 +71,7 @@ def bench_raw(directory: Path, source: Path, count: int) -> float:
     """executemany of the very rows the ledger wrote, into a plain table, same durability."""
     with sqlite3.connect(source) as src:
         rows = src.execute(
-            "SELECT seq, time, kind, party, payload, facts, prev_hash, hash, signature "
-            "FROM ledger_entries WHERE kind = 'transaction' ORDER BY seq LIMIT ?",
+            "SELECT * FROM ledger_entries WHERE kind = 'transaction' ORDER BY seq LIMIT ?",
             (count,),
         ).fetchall()
     src.close()
@@ -76,17 +80,13 @@ def bench_raw(directory: Path, source: Path, count: int) -> float:
     conn = sqlite3.connect(directory / "raw.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(
-        "CREATE TABLE entries (seq INTEGER PRIMARY KEY, time TEXT, kind TEXT, party TEXT, "
-        "payload TEXT, facts TEXT, prev_hash TEXT, hash TEXT, signature TEXT)"
-    )
+    columns = ", ".join(f"c{n}" for n in range(1, len(rows[0])))
+    conn.execute(f"CREATE TABLE entries (seq INTEGER PRIMARY KEY, {columns})")
+    insert = f"INSERT INTO entries VALUES ({', '.join('?' * len(rows[0]))})"
     began = time.perf_counter()
     for offset in range(0, len(rows), ROUND_SIZE):
         conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows[offset : offset + ROUND_SIZE],
-        )
+        conn.executemany(insert, rows[offset : offset + ROUND_SIZE])
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - began
     conn.close()

@@ -108,7 +108,7 @@ def check_party(party: str) -> str:
 
 
 def transaction_facts(transaction: Transaction) -> tuple[str, tuple[Any, ...]]:
-    """Facts as canonical JSON (formatted directly: hot path) and the index row after seq."""
+    """Facts as canonical JSON (formatted directly: hot path) and the subject columns."""
     interval = transaction.interval
     start = interval.start_us
     duration = interval.duration_us
@@ -125,14 +125,7 @@ def transaction_facts(transaction: Transaction) -> tuple[str, tuple[Any, ...]]:
         f'"tenderId":{_quote(transaction.tender_id)},'
         f'"transactionId":{_quote(transaction.transaction_id)}}}'
     )
-    row = (
-        transaction.transaction_id,
-        transaction.party,
-        transaction.counterparty,
-        start,
-        start + duration,
-    )
-    return text, row
+    return text, (transaction.party, transaction.counterparty, start, start + duration)
 
 
 def transaction_from_facts(facts: Mapping[str, Any]) -> Transaction:
@@ -171,34 +164,38 @@ class Settlement:
             )
 
     def facts(self) -> tuple[str, tuple[Any, ...]]:
-        """Facts as canonical JSON and the index row after seq."""
+        """Facts as canonical JSON and the subject columns."""
         start = self.interval.start_us
         duration = self.interval.duration_us
-        amount = str(self.amount)
         text = canonical_json(
-            {"amount": amount, "durationUs": duration, "party": self.party, "startUs": start}
+            {
+                "amount": str(self.amount),
+                "durationUs": duration,
+                "party": self.party,
+                "startUs": start,
+            }
         )
-        return text, (self.party, start, start + duration, amount)
+        return text, (self.party, None, start, start + duration)
 
 
 Subject = Transaction | Settlement
 
 
 def subject_facts(subject: Subject) -> tuple[str, tuple[Any, ...]]:
-    """Facts JSON (hashed with the entry) and the query-table row after its seq column."""
+    """Facts JSON (hashed with the entry) and the subject columns of its row:
+    (subject_party, subject_counterparty, start_us, end_us)."""
     if isinstance(subject, Transaction):
         return transaction_facts(subject)
     return subject.facts()
 
 
-def index_row_from_facts(kind: str, seq: int, facts: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The query-table row re-derived from the hashed facts (what :func:`subject_facts`
-    wrote, for verification)."""
+NO_SUBJECT: tuple[Any, ...] = (None, None, None, None)
+
+
+def subject_columns_from_facts(facts: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The subject columns re-derived from hashed facts (what verification compares)."""
     start = facts["startUs"]
-    end = start + facts["durationUs"]
-    if kind == EntryKind.TRANSACTION:
-        return (seq, facts["transactionId"], facts["party"], facts["counterparty"], start, end)
-    return (seq, facts["party"], start, end, facts["amount"])
+    return (facts["party"], facts.get("counterparty"), start, start + facts["durationUs"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,11 +110,11 @@ def positions(
     start_us = bounding.start_us
     end_us = start_us + bounding.duration_us
     rows = conn.execute(
-        "SELECT e.facts FROM ledger_transactions t JOIN ledger_entries e ON e.seq = t.seq "
-        "WHERE t.party = ? AND t.start_us < ? AND t.end_us > ? "
+        "SELECT facts FROM ledger_entries WHERE subject_party = ? AND kind = 'transaction' "
+        "AND start_us < ? AND end_us > ? "
         "UNION ALL "
-        "SELECT e.facts FROM ledger_transactions t JOIN ledger_entries e ON e.seq = t.seq "
-        "WHERE t.counterparty = ? AND t.start_us < ? AND t.end_us > ?",
+        "SELECT facts FROM ledger_entries WHERE subject_counterparty = ? "
+        "AND kind = 'transaction' AND start_us < ? AND end_us > ?",
         (party, end_us, start_us, party, end_us, start_us),
     ).fetchall()
     book = PositionBook(transaction_from_facts(json.loads(row[0])) for row in rows)
@@ -150,18 +150,18 @@ def settlement_statement(
     bounding = local_day(day, zone)
     start_us = bounding.start_us
     rows = conn.execute(
-        "SELECT s.seq, s.start_us, s.end_us, s.amount, e.payload FROM ledger_settlements s "
-        "JOIN ledger_entries e ON e.seq = s.seq "
-        "WHERE s.party = ? AND s.start_us >= ? AND s.start_us < ? ORDER BY s.start_us, s.seq",
+        "SELECT seq, start_us, end_us, facts, payload FROM ledger_entries "
+        "WHERE subject_party = ? AND kind = 'settlement' AND start_us >= ? AND start_us < ? "
+        "ORDER BY start_us, seq",
         (party, start_us, start_us + bounding.duration_us),
     ).fetchall()
     lines = tuple(
         SettlementLine(
             seq=seq,
             interval=Interval(from_epoch_us(begin), timedelta(microseconds=end - begin)),
-            amount=Decimal(amount),
+            amount=Decimal(json.loads(facts)["amount"]),
             payload=json.loads(payload),
         )
-        for seq, begin, end, amount, payload in rows
+        for seq, begin, end, facts, payload in rows
     )
     return SettlementStatement(party, day, lines, sum((line.amount for line in lines), Decimal(0)))

@@ -1,5 +1,9 @@
 """The ledger's SQLite schema, its version and the migrations between versions.
 
+Transaction and settlement entries carry their subject (party, counterparty, interval in
+µs) in columns of the entry row itself, indexed by partial indexes: one B-tree insert
+less per entry than a separate index table, and measurably faster (docs/ledger.md).
+
 The schema version lives in ``PRAGMA user_version``; ``ledger_meta`` records which
 gateway release wrote it, so a database from a newer release is refused with the release
 it needs. Each migration runs in its own transaction: a database is never left between
@@ -19,12 +23,7 @@ from gateway.ledger.errors import LedgerVersionError
 
 SCHEMA_VERSION = 1
 
-APPEND_ONLY_TABLES = (
-    "ledger_entries",
-    "ledger_party_keys",
-    "ledger_transactions",
-    "ledger_settlements",
-)
+APPEND_ONLY_TABLES = ("ledger_entries", "ledger_party_keys")
 
 
 def gateway_version() -> str:
@@ -47,38 +46,23 @@ def _create_v1(db: sqlite_utils.Database) -> None:
             "prev_hash": str,
             "hash": str,
             "signature": str,
+            "subject_party": str,
+            "subject_counterparty": str,
+            "start_us": int,
+            "end_us": int,
         },
         pk="seq",
         not_null={"time", "kind", "party", "payload", "prev_hash", "hash"},
     )
     db.table("ledger_entries").create_index(["time"], index_name="ledger_entries_by_time")
+    for column in ("subject_party", "subject_counterparty"):
+        db.execute(
+            f"CREATE INDEX ledger_entries_by_{column} ON ledger_entries({column}, start_us) "
+            f"WHERE {column} IS NOT NULL"
+        )
     db.table("ledger_party_keys").create(
         {"party": str, "public_key": str, "seq": int}, pk="party", not_null={"public_key", "seq"}
     )
-    db.table("ledger_transactions").create(
-        {
-            "seq": int,
-            "transaction_id": str,
-            "party": str,
-            "counterparty": str,
-            "start_us": int,
-            "end_us": int,
-        },
-        pk="seq",
-        not_null={"transaction_id", "party", "counterparty", "start_us", "end_us"},
-    )
-    db.table("ledger_transactions").create_index(
-        ["party", "start_us"], index_name="ledger_tx_party"
-    )
-    db.table("ledger_transactions").create_index(
-        ["counterparty", "start_us"], index_name="ledger_tx_counterparty"
-    )
-    db.table("ledger_settlements").create(
-        {"seq": int, "party": str, "start_us": int, "end_us": int, "amount": str},
-        pk="seq",
-        not_null={"party", "start_us", "end_us", "amount"},
-    )
-    db.table("ledger_settlements").create_index(["party", "start_us"], index_name="ledger_st_party")
     db.table("telemetry_minutes").create(
         {
             "id": int,

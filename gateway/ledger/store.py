@@ -26,6 +26,7 @@ from typing import Any
 from gateway.ledger import queries, telemetry
 from gateway.ledger.connection import open_writer, translate_write_error, wrap
 from gateway.ledger.entries import (
+    NO_SUBJECT,
     Entry,
     EntryKind,
     NewEntry,
@@ -46,17 +47,11 @@ from market.temix import Interval, Transaction
 
 _INSERT_ENTRY = (
     "INSERT INTO ledger_entries(seq, time, kind, party, payload, facts, prev_hash, hash, "
-    "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "signature, subject_party, subject_counterparty, start_us, end_us) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_TRANSACTION = (
-    "INSERT INTO ledger_transactions(seq, transaction_id, party, counterparty, start_us, "
-    "end_us) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_INSERT_SETTLEMENT = (
-    "INSERT INTO ledger_settlements(seq, party, start_us, end_us, amount) VALUES (?, ?, ?, ?, ?)"
-)
-_Row = tuple[Any, ...]
 _INSERT_PARTY_KEY = "INSERT INTO ledger_party_keys(party, public_key, seq) VALUES (?, ?, ?)"
+_Row = tuple[Any, ...]
 
 
 class Ledger:
@@ -205,16 +200,12 @@ class Ledger:
     def _append_locked(self, encoded: list[_Encoded], what: str) -> list[int]:
         if not encoded:
             return []
-        rows, transactions, settlements, new_keys = self._chain(encoded)
+        rows, new_keys = self._chain(encoded)
         self._sign(rows)
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(_INSERT_ENTRY, rows)
-            if transactions:
-                conn.executemany(_INSERT_TRANSACTION, transactions)
-            if settlements:
-                conn.executemany(_INSERT_SETTLEMENT, settlements)
             if new_keys:
                 conn.executemany(_INSERT_PARTY_KEY, new_keys)
             conn.execute("COMMIT")
@@ -229,20 +220,16 @@ class Ledger:
             self._signers.add(party)
         return list(range(first, self._head_seq + 1))
 
-    def _chain(
-        self, encoded: list[_Encoded]
-    ) -> tuple[list[list[Any]], list[_Row], list[_Row], list[_Row]]:
-        """Rows for every table, hashed and chained from the current head (nothing written).
+    def _chain(self, encoded: list[_Encoded]) -> tuple[list[list[Any]], list[_Row]]:
+        """Entry rows and new party-key rows, chained from the current head (nothing written).
 
         Only registered parties pass (their ids were checked when their keys were made).
         """
         rows: list[list[Any]] = []
-        transactions: list[_Row] = []
-        settlements: list[_Row] = []
         new_keys: list[_Row] = []
         signers = self._signers
         seq, prev = self._head_seq, self._head_hash
-        for position, (kind, party, time, facts, payload, index, entry) in enumerate(encoded):
+        for position, (kind, party, time, facts, payload, subject, entry) in enumerate(encoded):
             seq += 1
             if party not in signers and kind != EntryKind.PARTY_KEY:
                 raise LedgerEntryError(
@@ -254,14 +241,13 @@ class Ledger:
                 digest = entry_hash(seq, time, kind, party, prev, facts, payload)
             except UnicodeEncodeError as err:
                 raise _not_json(position, kind, party, err) from err
-            rows.append([seq, time, kind, party, payload, facts or None, prev, digest, None])
+            rows.append(
+                [seq, time, kind, party, payload, facts or None, prev, digest, None, *subject]
+            )
             prev = digest
-            if index is not None:
-                table = transactions if kind == EntryKind.TRANSACTION else settlements
-                table.append((seq, *index))
-            elif kind == EntryKind.PARTY_KEY:
+            if kind == EntryKind.PARTY_KEY:
                 new_keys.append((party, entry.payload["publicKey"], seq))
-        return rows, transactions, settlements, new_keys
+        return rows, new_keys
 
     def _sign(self, rows: list[list[Any]]) -> None:
         """Per-entry or per-round signatures (see :class:`SigningMode`)."""
@@ -332,11 +318,11 @@ class Ledger:
             return telemetry.history(self._conn, device, point, start, end)
 
 
-_Encoded = tuple[str, str, str, str, str, _Row | None, NewEntry]
+_Encoded = tuple[str, str, str, str, str, _Row, NewEntry]
 
 
 def _encode(entries: Sequence[NewEntry], at: datetime) -> list[_Encoded]:
-    """(kind, party, time, facts, payload, index row tail, entry) per entry, outside the lock."""
+    """(kind, party, time, facts, payload, subject columns, entry) per entry, outside the lock."""
     round_time = utc_text(at)
     encoded: list[_Encoded] = []
     for position, entry in enumerate(entries):
@@ -352,11 +338,11 @@ def _encode(entries: Sequence[NewEntry], at: datetime) -> list[_Encoded]:
             )
         try:
             payload = canonical_json(_as_dict(entry.payload))
-            facts, index = ("", None) if subject is None else subject_facts(subject)
+            facts, columns = ("", NO_SUBJECT) if subject is None else subject_facts(subject)
         except (TypeError, ValueError) as err:
             raise _not_json(position, kind, party, err) from err
         time = round_time if entry.at is None else utc_text(entry.at)
-        encoded.append((str(kind), party, time, facts, payload, index, entry))
+        encoded.append((str(kind), party, time, facts, payload, columns, entry))
     return encoded
 
 

@@ -8,7 +8,8 @@ Checks, in sequence order, stopping at the first bad entry:
 4. every signature verifies with the key the party recorded in its ``party_key`` entry
    (a replaced signature, or one made with another key, fails here);
 5. every entry is covered by a signature of its own party at or after it;
-6. the query indexes (transactions, settlements, party keys) match the hashed facts.
+6. the indexed subject columns of each entry and the party-key lookup table match what
+   the chain hashed.
 
 Truncation of the newest entries cannot be seen from the file alone; compare the head
 (sequence and hash) that ``verify`` prints with one noted earlier.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -27,16 +27,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.ledger.connection import open_reader
 from gateway.ledger.entries import (
     GENESIS_HASH,
+    NO_SUBJECT,
     EntryKind,
     entry_hash,
-    index_row_from_facts,
     signed_message,
+    subject_columns_from_facts,
 )
 from gateway.ledger.keys import fingerprint, load_public_key, signature_valid
 from gateway.ledger.queries import ENTRY_COLUMNS
 from gateway.ledger.schema import read_version
 
 _KINDS = frozenset(str(kind) for kind in EntryKind)
+_SUBJECT_KINDS = frozenset({str(EntryKind.TRANSACTION), str(EntryKind.SETTLEMENT)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,7 @@ def verify_connection(conn: sqlite3.Connection) -> VerifyReport:
     report = VerifyReport()
     try:
         keys = _check_chain(conn, report)
-        _check_indexes(conn, keys)
+        _check_party_keys(conn, keys)
     except _Failed as failed:
         report.failure = failed.failure
     return report
@@ -96,8 +98,11 @@ def _check_chain(conn: sqlite3.Connection, report: VerifyReport) -> dict[str, tu
     loaded: dict[str, Ed25519PublicKey] = {}
     unsigned: dict[str, int] = {}
     expected_seq, prev = 1, GENESIS_HASH
-    cursor = conn.execute(f"SELECT {ENTRY_COLUMNS} FROM ledger_entries ORDER BY seq")
-    for seq, time, kind, party, payload, facts, prev_hash, digest, signature in cursor:
+    cursor = conn.execute(
+        f"SELECT {ENTRY_COLUMNS}, subject_party, subject_counterparty, start_us, end_us "
+        "FROM ledger_entries ORDER BY seq"
+    )
+    for seq, time, kind, party, payload, facts, prev_hash, digest, signature, *subject in cursor:
         if seq != expected_seq:
             raise _Failed(
                 expected_seq,
@@ -117,6 +122,7 @@ def _check_chain(conn: sqlite3.Connection, report: VerifyReport) -> dict[str, tu
                 seq,
                 "content does not match its hash (time, kind, party, facts or payload was changed)",
             )
+        _check_subject(seq, kind, facts, tuple(subject))
         if kind == EntryKind.PARTY_KEY:
             _record_key(seq, party, payload, keys, loaded)
         if signature is None:
@@ -168,41 +174,31 @@ def _record_key(
     loaded[party] = loaded_key
 
 
-_INDEX_TABLES = {
-    "transaction": (
-        "ledger_transactions",
-        "SELECT seq, transaction_id, party, counterparty, start_us, end_us "
-        "FROM ledger_transactions ORDER BY seq",
-    ),
-    "settlement": (
-        "ledger_settlements",
-        "SELECT seq, party, start_us, end_us, amount FROM ledger_settlements ORDER BY seq",
-    ),
-}
-
-
-def _check_indexes(conn: sqlite3.Connection, keys: dict[str, tuple[str, int]]) -> None:
-    """The query tables must hold exactly what the chain hashed, row for row."""
-    for party, public_hex, seq in conn.execute(
-        "SELECT party, public_key, seq FROM ledger_party_keys ORDER BY seq"
-    ):
+def _check_party_keys(conn: sqlite3.Connection, keys: dict[str, tuple[str, int]]) -> None:
+    """The ledger_party_keys lookup table must hold exactly the keys the chain records."""
+    table = {
+        party: (public_hex, seq)
+        for party, public_hex, seq in conn.execute(
+            "SELECT party, public_key, seq FROM ledger_party_keys"
+        )
+    }
+    for party, (public_hex, seq) in table.items():
         if keys.get(party) != (public_hex, seq):
             raise _Failed(seq, f"ledger_party_keys row of {party!r} does not match the chain")
-    if len(keys) != conn.execute("SELECT count(*) FROM ledger_party_keys").fetchone()[0]:
-        missing = min(seq for _, seq in keys.values())
-        raise _Failed(missing, "a ledger_party_keys row is missing")
-    for kind, (table, sql) in _INDEX_TABLES.items():
-        expected = conn.execute(
-            "SELECT seq, facts FROM ledger_entries WHERE kind = ? ORDER BY seq", (kind,)
+    for party, (_, seq) in keys.items():
+        if party not in table:
+            raise _Failed(seq, f"ledger_party_keys has no row for party {party!r}")
+
+
+def _check_subject(seq: int, kind: str, facts: str | None, columns: tuple[object, ...]) -> None:
+    """The indexed subject columns must be what the hashed facts say."""
+    if kind in _SUBJECT_KINDS and facts is None:
+        raise _Failed(seq, f"{kind} entry has no facts")
+    try:
+        expected = NO_SUBJECT if facts is None else subject_columns_from_facts(json.loads(facts))
+    except (ValueError, KeyError, TypeError) as err:
+        raise _Failed(seq, f"facts are malformed ({err})") from err
+    if expected != columns:
+        raise _Failed(
+            seq, "subject columns (party, counterparty, interval) do not match the hashed facts"
         )
-        actual = conn.execute(sql)
-        for hashed, indexed in zip_longest(expected, actual):
-            if hashed is None:
-                raise _Failed(indexed[0], f"{table} has a row without a matching {kind} entry")
-            seq, facts = hashed
-            if (
-                facts is None
-                or indexed is None
-                or (index_row_from_facts(kind, seq, json.loads(facts)) != tuple(indexed))
-            ):
-                raise _Failed(seq, f"{table} row does not match the entry's hashed facts")

@@ -112,7 +112,8 @@ def _append_forged(conn: sqlite3.Connection, party: str, signer: Ed25519PrivateK
     digest = entry_hash(seq, time, "alarm", party, prev, "", payload)
     signature = None if signer is None else signer.sign(signed_message(digest)).hex()
     conn.execute(
-        "INSERT INTO ledger_entries VALUES (?, ?, 'alarm', ?, ?, NULL, ?, ?, ?)",
+        "INSERT INTO ledger_entries(seq, time, kind, party, payload, prev_hash, hash, signature) "
+        "VALUES (?, ?, 'alarm', ?, ?, ?, ?, ?)",
         (seq, time, party, payload, prev, digest, signature),
     )
     return seq
@@ -179,24 +180,25 @@ def test_second_key_for_a_party(db: Path) -> None:
     time = T0.isoformat(timespec="microseconds")
     digest = entry_hash(seq + 1, time, "party_key", "battery", prev, "", payload)
     conn.execute(
-        "INSERT INTO ledger_entries VALUES (?, ?, 'party_key', 'battery', ?, NULL, ?, ?, ?)",
+        "INSERT INTO ledger_entries(seq, time, kind, party, payload, prev_hash, hash, signature) "
+        "VALUES (?, ?, 'party_key', 'battery', ?, ?, ?, ?)",
         (seq + 1, time, payload, prev, digest, key.sign(signed_message(digest)).hex()),
     )
     found, reason = _failure(db)
     assert found == seq + 1 and "already recorded its key" in reason
 
 
-def test_changed_position_index_row(db: Path) -> None:
+def test_changed_position_index_column(db: Path) -> None:
     conn = raw_connection(db)
-    seq = conn.execute("SELECT min(seq) FROM ledger_transactions").fetchone()[0]
-    conn.execute("UPDATE ledger_transactions SET party = 'hvac-1' WHERE seq = ?", (seq,))
+    seq = conn.execute("SELECT min(seq) FROM ledger_entries WHERE kind = 'transaction'").fetchone()[
+        0
+    ]
+    conn.execute("UPDATE ledger_entries SET subject_party = 'hvac-1' WHERE seq = ?", (seq,))
     found, reason = _failure(db)
-    assert found == seq and "ledger_transactions row does not match" in reason
+    assert found == seq and "subject columns" in reason
 
 
-def test_deleted_position_index_row(db: Path) -> None:
-    conn = raw_connection(db)
-    seq = conn.execute("SELECT max(seq) FROM ledger_transactions").fetchone()[0]
-    conn.execute("DELETE FROM ledger_transactions WHERE seq = ?", (seq,))
+def test_deleted_party_key_lookup_row(db: Path) -> None:
+    raw_connection(db).execute("DELETE FROM ledger_party_keys WHERE party = 'trader'")
     found, reason = _failure(db)
-    assert found == seq and "ledger_transactions" in reason
+    assert found == 2 and "no row for party 'trader'" in reason
