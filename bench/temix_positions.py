@@ -1,6 +1,7 @@
 """Print how long a round of 250,000 transactions takes to build, book and query.
 
-Run: ``python bench/temix_positions.py``. Figures, not assertions: compare runs by eye.
+Run from the repository root: ``python -m bench.temix_positions``.
+Figures, not assertions: compare runs by eye.
 """
 
 from __future__ import annotations

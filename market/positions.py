@@ -3,7 +3,7 @@
 TeMIX sign: positive = net seller. The position of a party for an interval is Σ sells −
 Σ buys of every transaction of that party (as party, or as counterparty with the side
 flipped) whose interval contains the queried one — so a 5-minute position includes the
-15-minute and hourly transactions above it.
+15-minute and hourly transactions above it. Option transactions count only once exercised.
 
 The book keeps, per party and per duration, the net rate of each distinct interval start
 (sorted), so ``add`` is a dictionary update and ``position`` costs a binary search per
@@ -20,6 +20,7 @@ from decimal import Decimal
 from market.errors import IntervalError
 from market.interval import Interval
 from market.model import Transaction
+from market.products import OptionProduct
 from market.sides import Side
 
 __all__ = ["PositionBook"]
@@ -71,13 +72,20 @@ class PositionBook:
         return frozenset(self._by_party)
 
     def add(self, transaction: Transaction) -> None:
-        """Record ``transaction`` for its party and, side flipped, for its counterparty."""
+        """Record ``transaction`` for its party and, side flipped, for its counterparty.
+
+        An option transaction is a right, not a delivery: it enters positions only when
+        exercised (the exercise's transaction trades the underlying), so it is counted in
+        ``len`` but adds no rate here.
+        """
+        self._count += 1
+        if isinstance(transaction.product, OptionProduct):
+            return
         signed = transaction.quantity if transaction.side is Side.SELL else -transaction.quantity
         start_us = transaction.interval.start_us
         duration_us = transaction.interval.duration_us
         self._index(transaction.party, duration_us).add(start_us, signed)
         self._index(transaction.counterparty, duration_us).add(start_us, -signed)
-        self._count += 1
 
     def _index(self, party: str, duration_us: int) -> _DurationIndex:
         by_duration = self._by_party.setdefault(party, {})

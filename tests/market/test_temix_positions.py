@@ -13,10 +13,14 @@ from hypothesis import strategies as st
 from market.temix import (
     Interval,
     IntervalError,
+    OptionKind,
+    OptionProduct,
     PositionBook,
+    PowerProduct,
     Side,
     Transaction,
     energy_kwh_exact,
+    exercise,
     extended_price_exact,
 )
 
@@ -59,6 +63,20 @@ def test_a_five_minute_position_includes_the_quarter_and_the_hour_above_it() -> 
     assert book.position("b", Interval(T0 + QUARTER, QUARTER)) == 6
     assert book.position("b", Interval(T0, HOUR)) == 10
     assert book.position("b", HORIZON) == 0
+
+
+def test_an_option_counts_only_once_exercised() -> None:
+    call = OptionProduct(
+        OptionKind.CALL, PowerProduct("pcc"), Decimal("0.2"), Decimal(0), FIVE, FIVE
+    )
+    hour = Interval(T0, HOUR)
+    option = Transaction(
+        "o", "t", "battery", "building", Side.SELL, hour, Decimal(0), Decimal(5), product=call
+    )
+    book = PositionBook([option])
+    assert book.position("building", hour) == 0 and len(book) == 1
+    book.add(exercise(option, interval=hour, quantity=Decimal(5), transaction_id="e", at=T0 - HOUR))
+    assert book.position("building", hour) == -5 and book.position("battery", hour) == 5
 
 
 def test_positions_stream_over_a_bounding_interval() -> None:
