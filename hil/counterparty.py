@@ -134,6 +134,7 @@ class SimulatedCounterparty:
         seed: int = 1,
         host: str = "127.0.0.1",
         port: int = 0,
+        prefix: str = API_PREFIX,
     ) -> None:
         self.clock = clock
         self.party_id = party_id
@@ -146,6 +147,7 @@ class SimulatedCounterparty:
         self.seed = seed
         self.host = host
         self.port = port
+        self.prefix = prefix.rstrip("/")
         self.book = TenderBook()
         self.positions = PositionBook()
         self.transactions: list[Transaction] = []
@@ -442,9 +444,9 @@ class SimulatedCounterparty:
             "distributeTender": (DistributeTender, self.distribute_tender),
         }
         for name, (payload_class, service) in posts.items():
-            app.router.add_post(f"{API_PREFIX}/{name}", _post_handler(payload_class, service))
-        app.router.add_get(f"{API_PREFIX}/tenders", self._get_tenders)
-        app.router.add_get(f"{API_PREFIX}/marketContext", self._get_market_context)
+            app.router.add_post(f"{self.prefix}/{name}", _post_handler(payload_class, service))
+        app.router.add_get(f"{self.prefix}/tenders", self._get_tenders)
+        app.router.add_get(f"{self.prefix}/marketContext", self._get_market_context)
         return app
 
     async def _get_tenders(self, request: web.Request) -> web.Response:
@@ -492,7 +494,7 @@ class SimulatedCounterparty:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}{API_PREFIX}"
+        return f"http://{self.host}:{self.port}{self.prefix}"
 
     async def __aenter__(self) -> SimulatedCounterparty:
         await self.start()

@@ -6,6 +6,12 @@ or by a test). The breaker moves after its operating time unless a failure mode 
 and reports its position on the auxiliary contacts ``status_52a`` (closed = breaker
 closed) and ``status_52b`` (the opposite). ``backup_trip`` opens the upstream protective
 device, which islands the building even when this breaker is stuck closed.
+
+Shared points with the GPIO simulator (hil/gpio_sim.py), which has a small mechanism of
+its own: ``closed`` (main contacts), ``fails_to_open`` and ``fails_to_close``. This model
+publishes all three every step, so both agree; a change of ``closed`` made by someone
+else between steps (the GPIO mechanism, a test, an operator) is adopted as a real
+operation, and a fault flag set on the device holds like a scenario's fault.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ class PccBreaker:
         self._faults = faults
         self._fail_open = False
         self._fail_close = False
+        self._scenario_fail_open = False
+        self._scenario_fail_close = False
         self._pending: str | None = None
         self._pending_at = 0.0
         self._now = 0.0
@@ -38,6 +46,8 @@ class PccBreaker:
         for point in COMMAND_POINTS:
             device.values.setdefault(point, False)
             self._last[point] = False
+        device.values["fails_to_open"] = False
+        device.values["fails_to_close"] = False
         device.on_client_write(self._on_write)
         self._publish()
 
@@ -56,16 +66,28 @@ class PccBreaker:
             self._pending_at = at
 
     def apply_faults(self, t: float) -> None:
-        self._fail_open = any(
+        """Scenario faults starting or ending at ``t`` set or clear the device's flags."""
+        fail_open = any(
             f.mode == "fails_to_open" and f.start_s <= t < f.end_s for f in self._faults
         )
-        self._fail_close = any(
+        fail_close = any(
             f.mode == "fails_to_close" and f.start_s <= t < f.end_s for f in self._faults
         )
+        values = self.device.values
+        if fail_open != self._scenario_fail_open:
+            values["fails_to_open"] = self._scenario_fail_open = fail_open
+        if fail_close != self._scenario_fail_close:
+            values["fails_to_close"] = self._scenario_fail_close = fail_close
 
     def step(self, t: float, dt: float) -> None:
         """Take level commands written without a listener call, finish due operations."""
         values = self.device.values
+        if bool(values.get("closed", self.closed)) != self.closed:
+            self.closed = not self.closed
+            self.log.append((t, "breaker " + ("closed" if self.closed else "opened")
+                                + " by its mechanism"))
+        self._fail_open = bool(values.get("fails_to_open"))
+        self._fail_close = bool(values.get("fails_to_close"))
         last = self._last
         for point in COMMAND_POINTS:
             level = bool(values.get(point))
@@ -103,6 +125,7 @@ class PccBreaker:
 
     def _publish(self) -> None:
         values = self.device.values
+        values["closed"] = self.closed
         values["status_52a"] = self.closed
         values["status_52b"] = not self.closed
 
