@@ -32,6 +32,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from heapq import nsmallest
 from itertools import accumulate
 from operator import neg
 
@@ -129,16 +130,12 @@ def pro_rata(
     total = sum(quantities[i] for i in members)
     if amount >= total:
         return {i: quantities[i] for i in members}
-    shares: dict[int, int] = {}
-    remainders: list[tuple[int, str, int]] = []
-    for i in members:
-        share, rest = divmod(quantities[i] * amount, total)
-        shares[i] = share
-        remainders.append((-rest, tie_key(i), i))
+    scaled = [quantities[i] * amount for i in members]
+    shares = {i: q // total for i, q in zip(members, scaled, strict=True)}
     left = amount - sum(shares.values())
     if left:
-        remainders.sort()
-        for _, _, i in remainders[:left]:
+        remainders = [(-(q % total), tie_key(i), i) for i, q in zip(members, scaled, strict=True)]
+        for _, _, i in nsmallest(left, remainders):
             shares[i] += 1
     return shares
 

@@ -188,7 +188,9 @@ class ClearingResult:
     islanded: bool
     operator: str
     executed_at: datetime | None
-    accepted_units: tuple[tuple[Tender, int], ...] = field(repr=False)
+    accepted_tenders: tuple[Tender, ...] = field(repr=False)
+    accepted_units: tuple[int, ...] = field(repr=False)
+    """Accepted agent tenders and, in the same order, their accepted micro-kW."""
 
     @property
     def net_import_kw(self) -> Decimal:
@@ -197,7 +199,10 @@ class ClearingResult:
 
     @cached_property
     def fills(self) -> tuple[Fill, ...]:
-        return tuple(Fill(t, units_to_kw(q)) for t, q in self.accepted_units)
+        return tuple(
+            Fill(t, units_to_kw(q))
+            for t, q in zip(self.accepted_tenders, self.accepted_units, strict=True)
+        )
 
     @cached_property
     def transactions(self) -> tuple[Transaction, ...]:
@@ -216,12 +221,12 @@ class ClearingResult:
                 executed_at=self.executed_at,
                 resource=t.resource,
             )
-            for t, q in self.accepted_units
+            for t, q in zip(self.accepted_tenders, self.accepted_units, strict=True)
         )
 
     def accepted_kw(self, tender_id: str) -> Decimal:
         """Accepted rate of one tender (zero when it did not trade)."""
-        for t, q in self.accepted_units:
+        for t, q in zip(self.accepted_tenders, self.accepted_units, strict=True):
             if t.tender_id == tender_id:
                 return units_to_kw(q)
         return Decimal(0)
@@ -245,7 +250,7 @@ def _check(
     buys: list[Tender] = []
     sells: list[Tender] = []
     for t in tenders:
-        if t.interval != interval:
+        if t.interval is not interval and t.interval != interval:
             raise IntervalError(
                 f"tender {t.tender_id} of {t.party} is for {t.interval}, not the interval "
                 f"being cleared {interval}"
@@ -365,11 +370,12 @@ def _result(
     floor_u: int,
     cap_u: int,
 ) -> ClearingResult:
-    buy_fills = outcome.buy_fills
+    n_buys, n_sells = len(book.buys), len(book.sells)
+    buy_fills = dict(outcome.buy_fills)
+    sell_fills = dict(outcome.sell_fills)
     shed: list[ShedDecision] = []
     level, amount = outcome.buy_level
     if outcome.price == cap_u and level and amount < sum(book.buy_qty[i] for i in level):
-        buy_fills = dict(buy_fills)
         served = _ration_by_priority(book, level, amount, priorities)
         for i in level:
             buy_fills.pop(i, None)
@@ -377,20 +383,23 @@ def _result(
                 buy_fills[i] = served[i]
         shed = _shed_decisions(book, level, served, priorities)
     curtailed = _curtailments(book, outcome) if outcome.price == floor_u else []
-    n_buys, n_sells = len(book.buys), len(book.sells)
-    accepted = [(book.buys[i], q) for i, q in sorted(buy_fills.items()) if i < n_buys]
-    accepted += [(book.sells[i], q) for i, q in sorted(outcome.sell_fills.items()) if i < n_sells]
+    export_u = buy_fills.pop(n_buys, 0)
+    import_u = sell_fills.pop(n_sells, 0)
+    buys, sells = book.buys, book.sells
+    accepted = [buys[i] for i in buy_fills] + [sells[i] for i in sell_fills]
+    units = [*buy_fills.values(), *sell_fills.values()]
     return ClearingResult(
         interval=interval,
         price=units_to_price(outcome.price),
-        import_kw=units_to_kw(outcome.sell_fills.get(n_sells, 0)),
-        export_kw=units_to_kw(buy_fills.get(n_buys, 0)),
+        import_kw=units_to_kw(import_u),
+        export_kw=units_to_kw(export_u),
         shed=tuple(shed),
         curtailed=tuple(curtailed),
         islanded=islanded,
         operator=operator,
         executed_at=now,
-        accepted_units=tuple(accepted),
+        accepted_tenders=tuple(accepted),
+        accepted_units=tuple(units),
     )
 
 

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from functools import lru_cache
 from typing import Generic, Protocol, TypeVar
 
 from market.clearing import DEFAULT_PRICE_CAP, DEFAULT_PRICE_FLOOR, PRICE_SCALE, QUANTITY_SCALE
@@ -122,6 +123,9 @@ def curve_tenders(
 ) -> list[Tender]:
     """Tenders that move ``current_kw`` onto ``curve`` at whatever price clears.
 
+    Quantities and prices are used as given (the clearing rounds them conservatively to
+    its micro-units); agents that compute them by division round with :func:`kw`.
+
     Below the current position the curve is bought (buy tenders at each step's price, and
     at the cap for what is wanted at any price); above it, sold (sell tenders at each
     step's price, and at the floor for what is offered at any price). When the current
@@ -131,11 +135,8 @@ def curve_tenders(
     out: list[Tender] = []
 
     def add(side: Side, at: Decimal, quantity: Decimal) -> None:
-        quantity = kw(quantity)
         if quantity > 0:
-            out.append(
-                Tender(f"{id_prefix}:{len(out)}", party, side, interval, price(at), quantity)
-            )
+            out.append(Tender(f"{id_prefix}:{len(out)}", party, side, interval, at, quantity))
 
     top = curve.base_kw + sum((d for _, d in curve.steps), _ZERO)
     add(Side.BUY, band.cap, current_kw - top)
@@ -150,9 +151,14 @@ def curve_tenders(
     return out
 
 
+@lru_cache(maxsize=4096)
+def _round_stem(now: datetime, start: datetime, duration: timedelta) -> str:
+    return f"@{now.isoformat()}/{Interval(start, duration)}"
+
+
 def tender_prefix(party: str, now: datetime, interval: Interval) -> str:
     """Unique, readable id stem for one agent's tenders on one interval in one round."""
-    return f"{party}@{now.isoformat()}/{interval}"
+    return party + _round_stem(now, interval.start, interval.duration)
 
 
 class Agent(Protocol[StateT]):

@@ -34,6 +34,7 @@ from market.agents.base import (
     Setpoint,
     curve_tenders,
     draw_setpoint,
+    kw,
     price,
     tender_prefix,
 )
@@ -124,7 +125,7 @@ class HvacZone:
         holds nothing (too cool).
         """
         p = self.preferences
-        block_kw = p.rated_kw / p.steps
+        block_kw = kw(p.rated_kw / p.steps)
         edge = self.bid_price(temp_c, mean, std)
         if edge is None or edge == self.band.cap:
             return PositionCurve(_ZERO if edge is None else -p.rated_kw)

@@ -1,0 +1,195 @@
+"""Micromarket benchmark: a full round of 10,000 agents × 24 hourly intervals, and one
+interval with 10,000 orders per side. Prints seconds and peak memory; run with
+``python bench/market.py`` (targets: full round ≤ 1 s, one interval ≤ 5 ms)."""
+
+from __future__ import annotations
+
+import gc
+import random
+import resource
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from market.agents import (
+    Battery,
+    BatteryPreferences,
+    BatteryState,
+    BoundAgent,
+    CriticalLoad,
+    CriticalLoadPreferences,
+    CurtailableLoad,
+    CurtailableLoadPreferences,
+    EvCharger,
+    EvPreferences,
+    EvSession,
+    Generator,
+    GeneratorPreferences,
+    GeneratorState,
+    HvacPreferences,
+    HvacState,
+    HvacZone,
+    Participant,
+    PriceBand,
+    PvArray,
+    PvPreferences,
+)
+from market.auction import SideBook, run_auction
+from market.clearing import ExternalTenders, clear, price_units, quantity_units
+from market.horizon import HorizonTier, Micromarket, horizon_intervals
+from market.temix import Interval, Side, Tender
+
+D = Decimal
+NOW = datetime(2026, 6, 1, 0, tzinfo=UTC)
+BAND = PriceBand(D(0), D(10))
+TIERS = [HorizonTier(timedelta(hours=1), timedelta(hours=24))]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(label: str, fn: Callable[[], object], repeat: int = 1) -> object:
+    gc.collect()
+    best = float("inf")
+    result: object = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    print(f"{label:<58} {best * 1000:10.1f} ms   peak RSS {_peak_rss_mb():7.1f} MB")
+    return result
+
+
+def _mix(rng: random.Random, intervals: list[Interval]) -> list[Participant]:
+    """A realistic building-campus mix: mostly loads, some PV, storage and generation."""
+    price = {iv: D(rng.randint(8, 35)) / 100 for iv in intervals}
+    out: list[Participant] = []
+    for n in range(10_000):
+        kind = n % 20
+        party = f"a{n}"
+        if kind < 6:
+            load = CriticalLoad(party, CriticalLoadPreferences(D(rng.randint(1, 20))), BAND)
+            out.append(BoundAgent(load, None, {}))
+        elif kind < 10:
+            rated = D(rng.randint(1, 12))
+            prefs = CurtailableLoadPreferences(rated, D(rng.randint(15, 40)) / 100)
+            out.append(BoundAgent(CurtailableLoad(party, prefs, BAND), None, {}))
+        elif kind < 13:
+            prefs_h = HvacPreferences(D(rng.randint(3, 15)), 22.5, 21.0, 24.0)
+            recent = tuple(D(rng.randint(10, 30)) / 100 for _ in range(12))
+            state = HvacState(rng.uniform(21.5, 24.5), 0.5, recent)
+            out.append(BoundAgent(HvacZone(party, prefs_h, BAND), state, {}))
+        elif kind < 15:
+            ev = EvCharger(party, EvPreferences(D(11), D("0.30")), BAND)
+            session = EvSession(D(rng.randint(5, 60)), NOW + timedelta(hours=rng.randint(4, 24)))
+            out.append(BoundAgent(ev, session, price))
+        elif kind < 18:
+            pv = PvArray(party, PvPreferences(D(rng.randint(5, 60))), BAND)
+            shape = {iv: D(max(0, 30 - 3 * abs(iv.start.hour - 12))) for iv in intervals}
+            out.append(BoundAgent(pv, None, shape))
+        elif kind < 19:
+            prefs_b = BatteryPreferences(D(200), D(10), D(190), D(75), D(75), D("0.9"), D(20))
+            out.append(BoundAgent(Battery(party, prefs_b, BAND), BatteryState(D(100)), price))
+        else:
+            prefs_g = GeneratorPreferences(D(40), D(10), D("0.30"), D(8), timedelta(hours=2))
+            out.append(BoundAgent(Generator(party, prefs_g, BAND), GeneratorState(False), {}))
+    return out
+
+
+def full_round() -> None:
+    rng = random.Random(7)
+    intervals = horizon_intervals(NOW, TIERS)
+    participants = _mix(rng, intervals)
+    grid = ExternalTenders(D("0.25"), D("0.05"), D(100_000), D(50_000))
+
+    def collect() -> dict[Interval, list[Tender]]:
+        by_interval: dict[Interval, list[Tender]] = {iv: [] for iv in intervals}
+        for p in participants:
+            for t in p.tenders(NOW, intervals, {}):
+                by_interval[t.interval].append(t)
+        return by_interval
+
+    books = _timed("round: tenders from 10,000 agents × 24 intervals", collect)
+    assert isinstance(books, dict)
+    count = sum(len(b) for b in books.values())
+    print(f"{'':<58} {count:10d} tenders")
+    results = _timed(
+        "round: clear 24 intervals (price + fills)",
+        lambda: [clear(books[iv], iv, external=grid) for iv in intervals],
+    )
+    assert isinstance(results, list)
+    txs = _timed(
+        "round: build transactions",
+        lambda: [t for r in results for t in r.transactions],
+    )
+    assert isinstance(txs, list)
+    print(f"{'':<58} {len(txs):10d} transactions")
+    market = Micromarket(tiers=TIERS, band=BAND)
+    _timed(
+        "round: book positions",
+        lambda: [market.book.add(t) for t in txs],
+    )
+    market = Micromarket(tiers=TIERS, band=BAND)
+    _timed(
+        "FULL ROUND: Micromarket.clear_round (all of the above)",
+        lambda: market.clear_round(NOW, participants, external=lambda iv: grid),
+    )
+
+
+def one_interval() -> None:
+    rng = random.Random(11)
+    interval = Interval(NOW, timedelta(minutes=5))
+
+    def order(n: int, side: Side) -> Tender:
+        return Tender(
+            f"{side}-{n}",
+            f"p{n}",
+            side,
+            interval,
+            D(rng.randint(0, 500_000)) / 1_000_000,
+            D(rng.randint(1, 50_000)) / 1000,
+        )
+
+    tenders = [order(n, Side.BUY) for n in range(10_000)]
+    tenders += [order(n, Side.SELL) for n in range(10_000)]
+    buys = SideBook(
+        [price_units(t.price) for t in tenders[:10_000]],
+        [quantity_units(t.quantity) for t in tenders[:10_000]],
+    )
+    sells = SideBook(
+        [price_units(t.price, round_up=True) for t in tenders[10_000:]],
+        [quantity_units(t.quantity) for t in tenders[10_000:]],
+    )
+    ids = [t.tender_id for t in tenders]
+    _timed(
+        "interval: auction core on integer orders (10,000/side)",
+        lambda: run_auction(
+            buys,
+            sells,
+            floor=0,
+            cap=10_000_000,
+            buy_tie_key=ids.__getitem__,
+            sell_tie_key=ids.__getitem__,
+        ),
+        repeat=5,
+    )
+    result = _timed("interval: clear() from Tender objects", lambda: clear(tenders, interval), 5)
+    _timed(
+        "interval: clear() + build transactions",
+        lambda: len(clear(tenders, interval).transactions),
+        repeat=3,
+    )
+    assert result is not None
+    print(f"{'':<58} {len(result.accepted_units):10d} fills")  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    print(f"Python {sys.version.split()[0]}, peak RSS at start {_peak_rss_mb():.1f} MB")
+    one_interval()
+    full_round()
