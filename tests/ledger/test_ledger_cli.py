@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def test_verify_ok(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_verify_names_the_first_bad_entry(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    raw_connection(db).execute("UPDATE ledger_entries SET payload = '{}' WHERE seq = 7")
+    with closing(raw_connection(db)) as conn:
+        conn.execute("UPDATE ledger_entries SET payload = '{}' WHERE seq = 7")
     assert main(["ledger", "verify", "--db", str(db)]) == 1
     err = capsys.readouterr().err
     assert "FAILED at entry 7: content does not match its hash" in err

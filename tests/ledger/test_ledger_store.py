@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -87,11 +88,10 @@ def test_payload_stored_as_canonical_json_of_the_cts_encoding(tmp_path: Path) ->
     txn = transaction(1)
     with open_ledger(tmp_path) as ledger:
         [seq] = ledger.append_round([NewEntry.for_transaction(txn, party="operator")], at=T0)
-    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "ledger.db")) as conn:
         payload, facts = conn.execute(
             "SELECT payload, facts FROM ledger_entries WHERE seq = ?", (seq,)
         ).fetchone()
-    conn.close()
     assert payload == canonical_json(encode_transaction(txn))
     assert json.loads(facts)["transactionId"] == "tx-1"
 
@@ -180,10 +180,9 @@ def test_second_writer_in_another_process_is_refused(tmp_path: Path, repo_root: 
 
 def test_newer_schema_is_refused_with_the_version_needed(tmp_path: Path) -> None:
     open_ledger(tmp_path).close()
-    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
         conn.execute("UPDATE ledger_meta SET value = '9.9.0' WHERE key = 'written_by'")
-    conn.close()
     with pytest.raises(LedgerVersionError) as caught:
         open_ledger(tmp_path)
     assert f"schema version {SCHEMA_VERSION + 1}" in str(caught.value)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,13 @@ def db(tmp_path: Path) -> Path:
             ledger.append_round(market_round(number), at=T0)
     assert verify_ledger(tmp_path / "ledger.db").ok
     return tmp_path / "ledger.db"
+
+
+@pytest.fixture
+def raw(db: Path) -> Iterator[sqlite3.Connection]:
+    """A connection to the ledger with the append-only triggers dropped (the attacker's)."""
+    with closing(raw_connection(db)) as conn:
+        yield conn
 
 
 def _failure(db: Path) -> tuple[int, str]:
@@ -45,16 +54,15 @@ def _row(conn: sqlite3.Connection, seq: int) -> tuple:  # type: ignore[type-arg]
 
 
 def test_the_database_refuses_updates_and_deletes(db: Path) -> None:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE ledger_entries SET payload = '{}' WHERE seq = 5")
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("DELETE FROM ledger_entries WHERE seq = 5")
-    conn.close()
 
 
-def test_changed_payload_byte(db: Path) -> None:
-    conn = raw_connection(db)
+def test_changed_payload_byte(db: Path, raw: sqlite3.Connection) -> None:
+    conn = raw
     payload = _row(conn, 10)[3]
     conn.execute(
         "UPDATE ledger_entries SET payload = ? WHERE seq = 10", (_change_one_byte(payload),)
@@ -63,14 +71,14 @@ def test_changed_payload_byte(db: Path) -> None:
     assert seq == 10 and "does not match its hash" in reason
 
 
-def test_deleted_row(db: Path) -> None:
-    raw_connection(db).execute("DELETE FROM ledger_entries WHERE seq = 12")
+def test_deleted_row(db: Path, raw: sqlite3.Connection) -> None:
+    raw.execute("DELETE FROM ledger_entries WHERE seq = 12")
     seq, reason = _failure(db)
     assert seq == 12 and "missing" in reason and "from 11 to 13" in reason
 
 
-def test_swapped_rows(db: Path) -> None:
-    conn = raw_connection(db)
+def test_swapped_rows(db: Path, raw: sqlite3.Connection) -> None:
+    conn = raw
     a, b = _row(conn, 20), _row(conn, 21)
     update = (
         "UPDATE ledger_entries SET time=?, kind=?, party=?, payload=?, facts=?, prev_hash=?, "
@@ -82,8 +90,8 @@ def test_swapped_rows(db: Path) -> None:
     assert seq == 20 and "previous-hash link is broken" in reason
 
 
-def test_replaced_signature(db: Path) -> None:
-    conn = raw_connection(db)
+def test_replaced_signature(db: Path, raw: sqlite3.Connection) -> None:
+    conn = raw
     signed = conn.execute(
         "SELECT seq, signature FROM ledger_entries WHERE signature IS NOT NULL AND seq > 4 "
         "ORDER BY seq LIMIT 2"
@@ -94,8 +102,8 @@ def test_replaced_signature(db: Path) -> None:
     assert seq == first and "signature is not valid" in reason
 
 
-def test_signed_with_an_unknown_key(db: Path) -> None:
-    conn = raw_connection(db)
+def test_signed_with_an_unknown_key(db: Path, raw: sqlite3.Connection) -> None:
+    conn = raw
     seq, digest = conn.execute(
         "SELECT seq, hash FROM ledger_entries WHERE signature IS NOT NULL AND seq > 4 LIMIT 1"
     ).fetchone()
@@ -119,21 +127,23 @@ def _append_forged(conn: sqlite3.Connection, party: str, signer: Ed25519PrivateK
     return seq
 
 
-def test_entry_by_a_party_without_recorded_key(db: Path) -> None:
-    seq = _append_forged(raw_connection(db), "mallory", Ed25519PrivateKey.generate())
+def test_entry_by_a_party_without_recorded_key(db: Path, raw: sqlite3.Connection) -> None:
+    seq = _append_forged(raw, "mallory", Ed25519PrivateKey.generate())
     found, reason = _failure(db)
     assert found == seq and "'mallory', which has no recorded key" in reason
 
 
-def test_appended_entry_without_signature(db: Path) -> None:
-    seq = _append_forged(raw_connection(db), "battery", None)
+def test_appended_entry_without_signature(db: Path, raw: sqlite3.Connection) -> None:
+    seq = _append_forged(raw, "battery", None)
     found, reason = _failure(db)
     assert found == seq and "not covered by any signature" in reason
 
 
-def test_rewritten_chain_is_caught_at_the_first_signature_after_the_change(db: Path) -> None:
+def test_rewritten_chain_is_caught_at_the_first_signature_after_the_change(
+    db: Path, raw: sqlite3.Connection
+) -> None:
     """An attacker without keys rewrites entry 6 and re-links everything after it."""
-    conn = raw_connection(db)
+    conn = raw
     rows = conn.execute(
         "SELECT seq, time, kind, party, payload, facts, prev_hash, signature "
         "FROM ledger_entries WHERE seq >= 6 ORDER BY seq"
@@ -159,20 +169,19 @@ def test_per_entry_signing_names_the_changed_entry_itself(tmp_path: Path) -> Non
     with open_ledger(tmp_path, signing=SigningMode.ENTRY) as ledger:
         ledger.append_round(market_round(1), at=T0)
     db = tmp_path / "ledger.db"
-    conn = raw_connection(db)
-    payload, prev = conn.execute(
-        "SELECT payload, prev_hash FROM ledger_entries WHERE seq = 6"
-    ).fetchone()
-    time, kind, party, _, facts, *_ = _row(conn, 6)
-    payload = _change_one_byte(payload)
-    digest = entry_hash(6, time, kind, party, prev, facts or "", payload)
-    conn.execute("UPDATE ledger_entries SET payload = ?, hash = ? WHERE seq = 6", (payload, digest))
+    with closing(raw_connection(db)) as conn:
+        time, kind, party, payload, facts, prev, *_ = _row(conn, 6)
+        payload = _change_one_byte(payload)
+        digest = entry_hash(6, time, kind, party, prev, facts or "", payload)
+        conn.execute(
+            "UPDATE ledger_entries SET payload = ?, hash = ? WHERE seq = 6", (payload, digest)
+        )
     found, reason = _failure(db)
     assert found == 6 and "signature is not valid" in reason
 
 
-def test_second_key_for_a_party(db: Path) -> None:
-    conn = raw_connection(db)
+def test_second_key_for_a_party(db: Path, raw: sqlite3.Connection) -> None:
+    conn = raw
     seq, prev = conn.execute("SELECT seq, hash FROM ledger_entries ORDER BY seq DESC").fetchone()
     key = Ed25519PrivateKey.generate()
     public = public_key_hex(key.public_key())
@@ -188,8 +197,8 @@ def test_second_key_for_a_party(db: Path) -> None:
     assert found == seq + 1 and "already recorded its key" in reason
 
 
-def test_changed_position_index_column(db: Path) -> None:
-    conn = raw_connection(db)
+def test_changed_position_index_column(db: Path, raw: sqlite3.Connection) -> None:
+    conn = raw
     seq = conn.execute("SELECT min(seq) FROM ledger_entries WHERE kind = 'transaction'").fetchone()[
         0
     ]
@@ -198,7 +207,7 @@ def test_changed_position_index_column(db: Path) -> None:
     assert found == seq and "subject columns" in reason
 
 
-def test_deleted_party_key_lookup_row(db: Path) -> None:
-    raw_connection(db).execute("DELETE FROM ledger_party_keys WHERE party = 'trader'")
+def test_deleted_party_key_lookup_row(db: Path, raw: sqlite3.Connection) -> None:
+    raw.execute("DELETE FROM ledger_party_keys WHERE party = 'trader'")
     found, reason = _failure(db)
     assert found == 2 and "no row for party 'trader'" in reason
