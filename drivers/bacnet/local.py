@@ -43,6 +43,7 @@ from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.primitivedata import ObjectIdentifier
 
 from drivers.bacnet.ports import claim_udp_port
+from drivers.bacnet.units import PROFILE_UNITS
 from drivers.profile import BacnetPoint, ValueType
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ class LocalBacnetDevice:
         }
         if object_type in _ANALOG:
             kwargs["covIncrement"] = 0.0
-            kwargs["units"] = _UNITS.get(point.unit, "no-units")
+            kwargs["units"] = PROFILE_UNITS.get(point.unit, "no-units")
         elif object_type.startswith("multi-state"):
             kwargs["numberOfStates"] = max(2, int(point.maximum or 2))
         else:
@@ -295,16 +296,3 @@ class LocalBacnetDevice:
             if point.name == name:
                 return point
         raise KeyError(f"device {self.name} has no point {name!r}")
-
-
-_UNITS = {
-    "degC": "degrees-celsius",
-    "kW": "kilowatts",
-    "kWh": "kilowatt-hours",
-    "%": "percent",
-    "W": "watts",
-    "V": "volts",
-    "A": "amperes",
-    "Hz": "hertz",
-    "Pa": "pascals",
-}
