@@ -18,6 +18,8 @@ PROTOCOL_MODULES: dict[str, str] = {
     "modbus_tcp": "drivers.modbus.driver",
     "modbus_rtu": "drivers.modbus.driver",
     "gpio": "drivers.gpio.driver",
+    "bacnet": "drivers.bacnet.driver",
+    "opcua": "drivers.opcua.driver",
 }
 
 
