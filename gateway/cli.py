@@ -11,9 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.commands import check_config, hil, ledger, version
+from gateway.commands import check_config, discover, hil, ledger, version
 
-COMMANDS = (version, check_config, ledger, hil)
+COMMANDS = (version, check_config, ledger, hil, discover)
 
 
 def build_parser() -> argparse.ArgumentParser:
