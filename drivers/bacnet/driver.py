@@ -72,7 +72,7 @@ class BacnetDriver:
     def __init__(self, device_id: str, connection: BacnetConnection, profile: BacnetProfile,
                  clock: Clock, *, priority: int = DEFAULT_PRIORITY,
                  local_address: str = DEFAULT_LOCAL_ADDRESS, bbmd: str | None = None,
-                 cov: bool = True, cov_lifetime_s: int = 300, timeout_s: float = 2.0) -> None:
+                 cov: bool = True, cov_lifetime_s: int = 300, timeout_s: float = 1.0) -> None:
         self.device_id = device_id
         self.profile = profile
         self.clock = clock

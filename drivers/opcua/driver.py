@@ -66,7 +66,7 @@ class OpcuaDriver:
     """One OPC UA server behind the driver contract (see :mod:`drivers.base`)."""
 
     def __init__(self, device_id: str, connection: OpcuaConnection, profile: OpcuaProfile,
-                 clock: Clock, *, base_dir: Path | None = None, timeout_s: float = 2.0,
+                 clock: Clock, *, base_dir: Path | str | None = None, timeout_s: float = 1.0,
                  subscribe: bool = True, publishing_interval_ms: float = 100,
                  reconnect_initial_s: float = 1.0, reconnect_max_s: float = 30.0) -> None:
         self.device_id = device_id
@@ -78,7 +78,7 @@ class OpcuaDriver:
         self.publishing_interval_ms = publishing_interval_ms
         self.reconnect_initial_s = reconnect_initial_s
         self.reconnect_max_s = reconnect_max_s
-        base = base_dir or Path.cwd()
+        base = Path(base_dir) if base_dir else Path.cwd()
         self.security = self._security(connection, base)
         self.user: str | None = None
         self.password: str | None = None
