@@ -2,7 +2,7 @@
 
 The child (crash_writer.py) prints a round's last sequence number only after the commit
 returned. After each kill the database must open, verify, and contain every printed
-sequence number. The soak variant does more kills (TEMIX_LEDGER_SOAK_KILLS, default 60).
+sequence number. The soak variant does more kills (TEMIX_LEDGER_SOAK_KILLS, default 40).
 """
 
 from __future__ import annotations
@@ -74,5 +74,5 @@ def test_sigkill_never_loses_an_acknowledged_round(tmp_path: Path) -> None:
 @pytest.mark.soak
 @pytest.mark.timeout(1800)
 def test_sigkill_soak(tmp_path: Path) -> None:
-    kills = int(os.environ.get("TEMIX_LEDGER_SOAK_KILLS", "60"))
+    kills = int(os.environ.get("TEMIX_LEDGER_SOAK_KILLS", "40"))
     _crash_many_times(tmp_path, kills=kills, seed=random.randrange(1 << 30))
