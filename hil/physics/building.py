@@ -258,5 +258,5 @@ class BuildingPhysics:
         flows.pv_curtailed_kw = pv_available - pv_kw if energized else 0.0
         flows.energized = energized
         flows.connected = connected
-        self.t = t + dt
         self.steps += 1
+        self.t = self.steps * dt

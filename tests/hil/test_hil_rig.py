@@ -1,0 +1,133 @@
+"""The whole rig: in process (the demo's way) and as the ``hil`` command (clean shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from gpiozero import DigitalInputDevice, DigitalOutputDevice
+from hil_kit import START, PrivateSite, port_is_free, private_demo_site
+
+from drivers.clock import ScaledClock
+from gateway.config import load_site
+from hil.rig import BuildingRig
+from hil.scenario import load_scenario
+from market.cts import decode_tender
+
+SHORT_SCENARIO = "name: short\nstart: '2026-06-22T12:00'\nduration: 10min\nseed: 4\n"
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> PrivateSite:
+    return private_demo_site(tmp_path)
+
+
+async def test_rig_in_process_serves_devices_market_and_gpio_breaker(
+    site: PrivateSite, tmp_path: Path
+) -> None:
+    scenario_file = tmp_path / "short.yaml"
+    scenario_file.write_text(SHORT_SCENARIO, encoding="utf-8")
+    clock = ScaledClock(START, 60.0)
+    loaded = load_site(site.path)
+    async with BuildingRig(loaded, load_scenario(scenario_file), clock, seed=9) as rig:
+        assert rig.physics.timeline.seed == 9
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{rig.counterparty_url}/tenders"
+        ) as response:
+            body = await response.json()
+        assert response.status == 200
+        assert decode_tender(body["tenders"][0]).party == "simulated-rep"
+        # the gateway's side of the GPIO pins, on the rig's mock pin factory
+        trip = DigitalOutputDevice(17, pin_factory=rig.pin_factory)
+        status_52a = DigitalInputDevice(22, pull_up=None, active_state=True,
+                                        pin_factory=rig.pin_factory)
+        grid_present = DigitalInputDevice(25, pull_up=None, active_state=True,
+                                          pin_factory=rig.pin_factory)
+        try:
+            assert status_52a.value == 1 and grid_present.value == 1
+            steps = rig.physics.steps
+            trip.on()
+            trip.off()
+            for _ in range(200):
+                if not rig.physics.devices.breaker.closed and status_52a.value == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert not rig.physics.devices.breaker.closed
+            assert rig.state.device("pcc_breaker")["status_52b"] is True
+            assert status_52a.value == 0
+            assert rig.physics.steps > steps
+        finally:
+            for device in (trip, status_52a, grid_present):
+                device.close()
+    # name resolution and certificate loading ran in the loop's default executor
+    await asyncio.get_running_loop().shutdown_default_executor()
+
+
+async def test_hil_command_prints_ready_and_shuts_down_cleanly_on_sigterm(
+    site: PrivateSite, tmp_path: Path
+) -> None:
+    scenario_file = tmp_path / "short.yaml"
+    scenario_file.write_text(SHORT_SCENARIO.replace("10min", "24h"), encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "hil", "--config", str(site.path),
+        "--scenario", str(scenario_file), "--speed", "100", "--seed", "2",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=45)
+        assert line == b"ready\n", (line, await process.stderr.read())
+        assert not port_is_free(site.tcp_ports[0], socket.SOCK_STREAM)
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), timeout=20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    errors = (await process.stderr.read()).decode()
+    assert code == 0, errors
+    assert "stopped at simulated" in errors
+    for port in site.tcp_ports:
+        assert port_is_free(port, socket.SOCK_STREAM), f"TCP port {port} still bound"
+    for port in site.udp_ports:
+        assert port_is_free(port, socket.SOCK_DGRAM), f"UDP port {port} still bound"
+
+
+async def test_hil_command_ends_with_its_scenario(site: PrivateSite, tmp_path: Path) -> None:
+    scenario_file = tmp_path / "short.yaml"
+    scenario_file.write_text(SHORT_SCENARIO.replace("10min", "2min"), encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "hil", "--config", str(site.path),
+        "--scenario", str(scenario_file), "--speed", "200",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=50)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err.decode()
+    assert out == b"ready\n"
+    assert "scenario ended" in err.decode()
+    assert "after 120 steps" in err.decode()
+
+
+def test_hil_command_reports_an_invalid_scenario(site: PrivateSite, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nevents:\n  - {at: '25:00', kind: outage, duration: 1h}\n",
+                   encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "hil", "--config", str(site.path),
+         "--scenario", str(bad)], capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert result.returncode == 1
+    assert f"{bad}:3:" in result.stderr and "events[0].at" in result.stderr
