@@ -40,6 +40,7 @@ from functools import cached_property
 from math import ceil, floor
 
 from market.auction import AuctionOutcome, SideBook, pro_rata, run_auction
+from market.products import OptionProduct
 from market.temix import (
     CounterpartyError,
     Interval,
@@ -47,6 +48,7 @@ from market.temix import (
     PriceError,
     QuantityError,
     Side,
+    TemixError,
     Tender,
     Transaction,
 )
@@ -259,6 +261,11 @@ def _check(
             raise CounterpartyError(
                 f"tender {t.tender_id} of {t.party} is not addressed to market operator "
                 f"{operator!r}"
+            )
+        if isinstance(t.product, OptionProduct):
+            raise TemixError(
+                f"tender {t.tender_id} of {t.party} is an option; options trade through "
+                "market.options_market, not the energy auction"
             )
         if now is not None and t.is_expired(now):
             continue

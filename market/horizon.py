@@ -142,9 +142,14 @@ class Micromarket:
         """Every booked transaction whose interval contains ``interval`` (for settlement)."""
         return [t for t in self.transactions if t.interval.contains(interval)]
 
-    def positions(self, party: str, intervals: Sequence[Interval]) -> Mapping[Interval, Decimal]:
-        """A party's position on each interval (empty when it never traded)."""
-        if party not in self.book.parties:
+    def positions(
+        self, party: str, intervals: Sequence[Interval], traded: frozenset[str] | None = None
+    ) -> Mapping[Interval, Decimal]:
+        """A party's position on each interval (empty when it never traded).
+
+        ``traded``: the book's parties, when the caller already has them (one round).
+        """
+        if party not in (self.book.parties if traded is None else traded):
             return {}
         return {iv: self.book.position(party, iv) for iv in intervals}
 
@@ -163,8 +168,9 @@ class Micromarket:
         """Collect tenders over the horizon at ``now``, clear every interval, book the result."""
         intervals = horizon_intervals(now, self.tiers, self.zone)
         by_interval: dict[Interval, list[Tender]] = {iv: [] for iv in intervals}
+        traded = self.book.parties
         for participant in participants:
-            held = self.positions(participant.party, intervals)
+            held = self.positions(participant.party, intervals, traded)
             for t in participant.tenders(now, intervals, held):
                 bucket = by_interval.get(t.interval)
                 if bucket is None:

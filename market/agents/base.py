@@ -132,23 +132,30 @@ def curve_tenders(
     position lies inside a step, the sell-back of that step is offered one micro-unit above
     the step price, so the agent never buys and sells at one price.
     """
-    out: list[Tender] = []
-
-    def add(side: Side, at: Decimal, quantity: Decimal) -> None:
-        if quantity > 0:
-            out.append(Tender(f"{id_prefix}:{len(out)}", party, side, interval, at, quantity))
-
-    top = curve.base_kw + sum((d for _, d in curve.steps), _ZERO)
-    add(Side.BUY, band.cap, current_kw - top)
-    add(Side.SELL, band.floor, curve.base_kw - current_kw)
-    before = curve.base_kw
+    wanted: list[tuple[Side, Decimal, Decimal]] = []
+    base = curve.base_kw
+    top = base
+    for _, delta in curve.steps:
+        top += delta
+    if current_kw > top:
+        wanted.append((Side.BUY, band.cap, current_kw - top))
+    if base > current_kw:
+        wanted.append((Side.SELL, band.floor, base - current_kw))
+    before = base
     for step_price, delta in curve.steps:
         after = before + delta
-        inside = before < current_kw < after
-        add(Side.BUY, step_price, min(after, current_kw) - before)
-        add(Side.SELL, step_price + _PRICE_QUANTUM * inside, after - max(before, current_kw))
+        if current_kw > before:
+            wanted.append((Side.BUY, step_price, min(after, current_kw) - before))
+        if after > current_kw:
+            inside = current_kw > before
+            wanted.append(
+                (Side.SELL, step_price + _PRICE_QUANTUM * inside, after - max(before, current_kw))
+            )
         before = after
-    return out
+    return [
+        Tender(f"{id_prefix}:{n}", party, side, interval, at, quantity)
+        for n, (side, at, quantity) in enumerate(wanted)
+    ]
 
 
 @lru_cache(maxsize=4096)

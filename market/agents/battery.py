@@ -195,7 +195,9 @@ class Battery:
         floor = self._floor(state)
         ceiling = float(p.soc_max_kwh)
         cheap = sorted(
-            (forecast[iv], t) for t, iv in enumerate(intervals) if forecast.get(iv, bid) <= bid
+            (forecast[iv], t)
+            for t, iv in enumerate(intervals)
+            if iv in forecast and forecast[iv] <= bid
         )
         for _, t in cheap:
             base = held[t] + buys[t]
@@ -208,7 +210,7 @@ class Battery:
         dear = sorted(
             (-forecast[iv], t)
             for t, iv in enumerate(intervals)
-            if t not in charging and forecast.get(iv, offer) >= offer and iv in forecast
+            if t not in charging and iv in forecast and forecast[iv] >= offer
         )
         for _, t in dear:
             base = held[t] - sells[t] - calls[t]

@@ -59,13 +59,14 @@ class CriticalLoad:
         positions: Positions,
     ) -> list[Tender]:
         out: list[Tender] = []
+        rated_kw = self.preferences.rated_kw
         for interval in intervals:
-            load_kw = forecast.get(interval, self.preferences.rated_kw)
+            load_kw = forecast.get(interval, rated_kw) if forecast else rated_kw
             out += curve_tenders(
                 self.party,
                 interval,
                 PositionCurve.flat(-load_kw),
-                positions.get(interval, _ZERO),
+                positions.get(interval, _ZERO) if positions else _ZERO,
                 self.band,
                 tender_prefix(self.party, now, interval),
             )

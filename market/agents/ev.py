@@ -112,7 +112,7 @@ class EvCharger:
                 self.party,
                 interval,
                 curve,
-                positions.get(interval, _ZERO),
+                positions.get(interval, _ZERO) if positions else _ZERO,
                 self.band,
                 tender_prefix(self.party, now, interval),
             )

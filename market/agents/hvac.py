@@ -161,7 +161,7 @@ class HvacZone:
                 self.party,
                 interval,
                 self.curve(temp_c, mean, std),
-                positions.get(interval, _ZERO),
+                positions.get(interval, _ZERO) if positions else _ZERO,
                 self.band,
                 tender_prefix(self.party, now, interval),
             )

@@ -61,14 +61,15 @@ class CurtailableLoad:
     ) -> list[Tender]:
         out: list[Tender] = []
         threshold = self.preferences.threshold_price
+        rated_kw = self.preferences.rated_kw
         for interval in intervals:
-            load_kw = forecast.get(interval, self.preferences.rated_kw)
+            load_kw = forecast.get(interval, rated_kw) if forecast else rated_kw
             curve = PositionCurve(-load_kw, ((threshold, load_kw),) if load_kw > 0 else ())
             out += curve_tenders(
                 self.party,
                 interval,
                 curve,
-                positions.get(interval, _ZERO),
+                positions.get(interval, _ZERO) if positions else _ZERO,
                 self.band,
                 tender_prefix(self.party, now, interval),
             )

@@ -69,7 +69,7 @@ class PvArray:
                 self.party,
                 interval,
                 PositionCurve(_ZERO, steps),
-                positions.get(interval, _ZERO),
+                positions.get(interval, _ZERO) if positions else _ZERO,
                 self.band,
                 tender_prefix(self.party, now, interval),
             )

@@ -235,3 +235,9 @@ def test_generator_preferences_are_checked(bad: dict[str, Decimal]) -> None:
     fields = dict(max_kw=D(40), min_kw=D(10), fuel_cost=D(1), start_cost=D(0), min_run=timedelta(0))
     with pytest.raises(ValueError, match="generator"):
         GeneratorPreferences(**{**fields, **bad})  # type: ignore[arg-type]
+
+
+def test_battery_leaves_intervals_without_a_forecast_alone() -> None:
+    partial = {HOURS[0]: D("0.10"), HOURS[3]: D("0.40")}
+    tenders = _battery().tenders(NOW, HOURS, BatteryState(D(100)), partial, {})
+    assert {t.interval for t in tenders} == {HOURS[0], HOURS[3]}

@@ -17,7 +17,7 @@ from market.agents import (
     CriticalLoadPreferences,
     PriceBand,
 )
-from market.clearing import ExternalTenders
+from market.clearing import ExternalTenders, clear
 from market.horizon import HorizonTier, Micromarket
 from market.options_market import OptionBook, call_option_tender
 from market.settlement import settle_interval
@@ -127,3 +127,8 @@ def test_exercise_beyond_the_option_or_too_late_is_refused() -> None:
 def test_only_written_options_can_be_bought() -> None:
     with pytest.raises(TemixError, match="not an option"):
         OptionBook().buy(sell("x", "0.1", "1"), transaction_id="o", at=T0)
+
+
+def test_option_tenders_are_kept_out_of_the_energy_auction() -> None:
+    with pytest.raises(TemixError, match="options trade through"):
+        clear([_call()], H1)  # type: ignore[list-item]
