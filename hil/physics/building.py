@@ -36,6 +36,11 @@ ISLAND_DROOP_HZ = 0.10  # frequency droop at full battery discharge
 ISLAND_VOLTAGE_DROOP_PU = 0.01
 ISLAND_NOISE_PU = 0.001
 BLACK_START_DELAY_S = 2.0
+# IEEE 1547-2018 Table 5 synchronisation limits for up to 500 kVA of DER: a closure beyond
+# them is counted (a real one would stress or trip the equipment)
+SYNC_LIMIT_DEG = 20.0
+SYNC_LIMIT_HZ = 0.3
+SYNC_LIMIT_PU = 0.10
 
 
 @dataclass
@@ -100,6 +105,7 @@ class BuildingPhysics:
         self._changes = timeline.change_times()
         self._change_index = 0
         self._restart_at = 0.0
+        self.out_of_sync_closures = 0
         self._apply_events(0.0)
 
     @property
@@ -124,6 +130,19 @@ class BuildingPhysics:
             pv.apply_events(t)
         for charger in devices.chargers:
             charger.apply_events(t)
+
+    def _check_synchronism(self, t: float) -> None:
+        """The island meets the grid: log the differences, count an out-of-sync closure."""
+        grid = self.grid
+        angle = abs(wrap_deg(self.island_phase_deg - grid.phase_deg))
+        slip = abs(self.island_frequency_hz - grid.frequency_hz)
+        voltage = abs(self.bus_voltage_pu - grid.voltage_pu)
+        in_sync = angle <= SYNC_LIMIT_DEG and slip <= SYNC_LIMIT_HZ and voltage <= SYNC_LIMIT_PU
+        if not in_sync:
+            self.out_of_sync_closures += 1
+        self.log.append((t, f"island tied to the grid {'in' if in_sync else 'OUT OF'} sync: "
+                            f"angle {angle:.1f} deg, slip {slip:.3f} Hz, "
+                            f"voltage {100 * voltage:.1f} %"))
 
     def run(self, seconds: float) -> None:
         """Advance ``seconds`` of simulated time (a whole number of steps)."""
@@ -163,6 +182,8 @@ class BuildingPhysics:
         flows = self.flows
         was_energized = flows.energized
         connected = breaker.connected
+        if connected and not flows.connected and was_energized and grid.present:
+            self._check_synchronism(t)
         pv_kw = pv_available
         battery_kw = 0.0
         grid_kw = 0.0

@@ -272,3 +272,35 @@ def test_meters_integrate_energy_and_see_both_sides_of_the_pcc() -> None:
     critical = physics.state.device("critical_loads")
     assert critical["energy_import_kwh"] == pytest.approx(17.6, abs=0.5)
     assert pcc["phase_angle_deg"] == physics.state.device("bus_meter")["phase_angle_deg"]
+
+
+def test_closing_onto_the_grid_is_checked_for_synchronism() -> None:
+    physics = build_physics(demo_site(), timeline())
+    state = physics.state
+    state.device("battery").client_write("mode", 1)
+    breaker = state.device("pcc_breaker")
+    breaker.client_write("trip", True)
+    breaker.client_write("trip", False)
+    physics.run(2)
+    # wait for the island's phase to come round within a few degrees of the grid's
+    bus, pcc = state.device("bus_meter"), state.device("pcc_meter")
+    for _ in range(600):
+        physics.step()
+        if abs(bus["phase_angle_deg"] - pcc["phase_angle_deg"]) < 5:
+            break
+    assert abs(bus["frequency_hz"] - pcc["frequency_hz"]) < 0.3
+    breaker.client_write("close", True)
+    breaker.client_write("close", False)
+    physics.step()
+    assert physics.flows.connected and physics.out_of_sync_closures == 0
+    assert "in sync" in physics.log[-1][1]
+    breaker.client_write("trip", True)
+    breaker.client_write("trip", False)
+    physics.run(2)
+    for _ in range(600):
+        physics.step()
+        if abs(bus["phase_angle_deg"] - pcc["phase_angle_deg"]) > 90:
+            break
+    breaker.client_write("close", True)
+    physics.step()
+    assert physics.out_of_sync_closures == 1
