@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def make_application_certificate(certificate: Path, private_key: Path, *, common
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "TeMIX gateway HIL")])
     now = dt.datetime.now(dt.UTC)
     alt_names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(application_uri),
-                                         x509.DNSName("localhost")]
+                                         x509.DNSName("localhost"),
+                                         x509.DNSName(socket.gethostname())]
     try:
         alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
     except ValueError:

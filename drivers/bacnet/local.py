@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -93,6 +94,7 @@ class _DeviceApplication(Application):  # type: ignore[misc]
                 answer = AbortPDU(srv=True, reason="other", context=apdu)
             await self.response(answer)
             return
+        owner.requests[type(apdu).__name__] += 1
         owner.before_request()
         await super().indication(apdu)
 
@@ -130,7 +132,8 @@ class LocalBacnetDevice:
                  before_request: Callable[[], None] = lambda: None,
                  is_available: Callable[[], bool] = lambda: True,
                  role: Literal["normal", "bbmd", "foreign"] = "normal",
-                 bbmd_address: str | None = None, registration_ttl_s: int = 300) -> None:
+                 bbmd_address: str | None = None, registration_ttl_s: int = 300,
+                 max_apdu: int = 1024, segmentation: str = "segmented-both") -> None:
         if role == "foreign" and not bbmd_address:
             raise ValueError("a foreign device needs bbmd_address")
         self.instance = instance
@@ -142,6 +145,8 @@ class LocalBacnetDevice:
         self.role = role
         self.bbmd_address = bbmd_address
         self.registration_ttl_s = registration_ttl_s
+        self.max_apdu = max_apdu
+        self.segmentation = segmentation
         self._is_available = is_available
         self._available = True
         self.response_delay_s = 0.0
@@ -149,6 +154,7 @@ class LocalBacnetDevice:
         self.refuse_cov = False
         self.delayed: set[asyncio.Task[Any]] = set()  # requests waiting out response_delay_s
         self.cov_lifetimes: list[int] = []  # lifetime of every SubscribeCOV received
+        self.requests: Counter[str] = Counter()  # requests answered, by APDU class name
         self._objects: dict[str, Any] = {}
         self._by_id: dict[str, BacnetPoint] = {}
         self._app: _DeviceApplication | None = None
@@ -165,7 +171,8 @@ class LocalBacnetDevice:
         """Bind the port and answer requests; ``initial`` holds engineering values."""
         claim_udp_port(self.address)
         device = DeviceObject(objectIdentifier=("device", self.instance), objectName=self.name,
-                              vendorIdentifier=999)
+                              vendorIdentifier=999, maxApduLengthAccepted=self.max_apdu,
+                              segmentationSupported=self.segmentation)
         port = NetworkPortObject(self.address, objectIdentifier=("network-port", 1),
                                  objectName="NetworkPort-1")
         if self.role == "bbmd":

@@ -58,11 +58,15 @@ class Rig:
 
     async def device(self, values: dict[str, Any] | None = None, *, instance: int = 1001,
                      profile: BacnetProfile | None = None, role: str = "normal",
-                     bbmd: str | None = None, port: int | None = None) -> BacnetDeviceServer:
+                     bbmd: str | None = None, port: int | None = None,
+                     max_apdu: int = 1024, segmentation: str = "segmented-both",
+                     ) -> BacnetDeviceServer:
         state = DeviceState(f"zone_{instance}", dict(values or ZONE_VALUES))
         server = BacnetDeviceServer(state, profile or vav_profile(), instance=instance,
                                     address=f"127.0.0.1:{port or udp_port()}",
                                     role=role, bbmd_address=bbmd)  # type: ignore[arg-type]
+        server.device.max_apdu = max_apdu
+        server.device.segmentation = segmentation
         return await self._stack.enter_async_context(server)
 
     def driver(self, server_or_address: BacnetDeviceServer | str, *, instance: int = 1001,

@@ -29,6 +29,35 @@ async def test_poll_reads_every_point_with_units_and_types(rig: Rig) -> None:
     assert driver.identity is not None and driver.identity.read_multiple
 
 
+async def test_device_limits_come_from_the_device_and_small_apdus_split_the_read(
+        rig: Rig) -> None:
+    server = await rig.device(max_apdu=50, segmentation="no-segmentation")
+    driver = rig.driver(server, cov=False)
+    await driver.start()
+
+    before = server.device.requests["ReadPropertyMultipleRequest"]
+    readings = await driver.poll()
+
+    assert driver.identity is not None
+    assert (driver.identity.max_apdu, driver.identity.segmentation) == (50, "no-segmentation")
+    assert [r.value for r in readings.values()] == [22.0, 22.5, True, 3.5]
+    assert server.device.requests["ReadPropertyMultipleRequest"] - before == 4  # 1 value each
+    assert driver.fault is None
+
+
+async def test_one_read_property_multiple_per_poll(rig: Rig) -> None:
+    server = await rig.device()
+    driver = rig.driver(server, cov=False)
+    await driver.start()
+    before = sum(server.device.requests.values())
+
+    await driver.poll()
+    await driver.poll()
+
+    assert sum(server.device.requests.values()) - before == 2
+    assert server.device.requests["ReadPropertyMultipleRequest"] >= 2
+
+
 async def test_write_holds_our_priority_slot_and_stop_relinquishes_it(rig: Rig) -> None:
     server = await rig.device()
     driver = rig.driver(server)
