@@ -135,7 +135,6 @@ def full_round() -> None:
         "round: book positions",
         lambda: [market.book.add(t) for t in txs],
     )
-    del books, results, txs
     market = Micromarket(tiers=TIERS, band=BAND)
     _timed(
         "FULL ROUND: Micromarket.clear_round (all of the above)",
@@ -148,13 +147,6 @@ def full_round() -> None:
     )
     assert steady is not None
     print(f"{'':<58} {len(steady.transactions):10d} transactions")  # type: ignore[attr-defined]
-    market = Micromarket(tiers=TIERS, band=BAND)
-    gc.freeze()
-    _timed(
-        "FULL ROUND again after gc.freeze() of the agents",
-        lambda: market.clear_round(NOW, participants, external=lambda iv: grid),
-    )
-    gc.unfreeze()
 
 
 def one_interval() -> None:

@@ -73,7 +73,23 @@ def _midpoint(lo: int, hi: int) -> int:
     return half
 
 
-def _volume(bp: list[int], cum_b: list[int], sp: list[int], cum_s: list[int]) -> int:
+class _SortedPrices:
+    """Prices in sorted order without building the list: read O(log n) times per auction."""
+
+    __slots__ = ("_order", "_prices")
+
+    def __init__(self, prices: Sequence[int], order: list[int]) -> None:
+        self._prices = prices
+        self._order = order
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, k: int) -> int:
+        return self._prices[self._order[k]]
+
+
+def _volume(bp: _SortedPrices, cum_b: list[int], sp: _SortedPrices, cum_s: list[int]) -> int:
     """Largest volume at which the buy price still reaches the sell price."""
     if not bp or not sp:
         return 0
@@ -98,9 +114,9 @@ def _volume(bp: list[int], cum_b: list[int], sp: list[int], cum_s: list[int]) ->
 
 def _price(
     volume: int,
-    bp: list[int],
+    bp: _SortedPrices,
     cum_b: list[int],
-    sp: list[int],
+    sp: _SortedPrices,
     cum_s: list[int],
     floor: int,
     cap: int,
@@ -142,7 +158,6 @@ def pro_rata(
 
 def _fills(
     order: list[int],
-    sorted_prices: list[int],
     cum: list[int],
     quantities: Sequence[int],
     full_count: int,
@@ -150,7 +165,8 @@ def _fills(
     volume: int,
     tie_key: Callable[[int], str],
 ) -> tuple[dict[int, int], tuple[list[int], int]]:
-    fills = {order[k]: quantities[order[k]] for k in range(full_count)}
+    full = order[:full_count]
+    fills = dict(zip(full, map(quantities.__getitem__, full), strict=True))
     above = cum[full_count - 1] if full_count else 0
     level = order[full_count:level_end]
     level_amount = min(volume - above, cum[level_end - 1] - above) if level else 0
@@ -191,15 +207,14 @@ def run_auction(
     s_prices, s_use = _clamp_side(sells, floor, cap, buying=False)
     b_use.sort(key=b_prices.__getitem__, reverse=True)
     s_use.sort(key=s_prices.__getitem__)
-    bp = [b_prices[i] for i in b_use]
-    sp = [s_prices[i] for i in s_use]
-    cum_b = list(accumulate(buys.quantities[i] for i in b_use))
-    cum_s = list(accumulate(sells.quantities[i] for i in s_use))
+    bp = _SortedPrices(b_prices, b_use)
+    sp = _SortedPrices(s_prices, s_use)
+    cum_b = list(accumulate(map(buys.quantities.__getitem__, b_use)))
+    cum_s = list(accumulate(map(sells.quantities.__getitem__, s_use)))
     volume = _volume(bp, cum_b, sp, cum_s)
     price = min(max(_price(volume, bp, cum_b, sp, cum_s, floor, cap), floor), cap)
     buy_fills, buy_level = _fills(
         b_use,
-        bp,
         cum_b,
         buys.quantities,
         bisect_left(bp, -price, key=neg),
@@ -209,7 +224,6 @@ def run_auction(
     )
     sell_fills, sell_level = _fills(
         s_use,
-        sp,
         cum_s,
         sells.quantities,
         bisect_left(sp, price),

@@ -246,30 +246,42 @@ class _Book:
     sell_ids: list[str]
 
 
+def _refuse(t: Tender, interval: Interval, operator: str) -> None:
+    """Raise the error a tender that cannot enter this interval's auction deserves."""
+    if t.interval != interval:
+        raise IntervalError(
+            f"tender {t.tender_id} of {t.party} is for {t.interval}, not the interval "
+            f"being cleared {interval}"
+        )
+    if t.party == operator or (t.counterparty is not None and t.counterparty != operator):
+        raise CounterpartyError(
+            f"tender {t.tender_id} of {t.party} is not addressed to market operator {operator!r}"
+        )
+    if isinstance(t.product, OptionProduct):
+        raise TemixError(
+            f"tender {t.tender_id} of {t.party} is an option; options trade through "
+            "market.options_market, not the energy auction"
+        )
+
+
 def _check(
     tenders: Iterable[Tender], interval: Interval, operator: str, now: datetime | None
 ) -> tuple[list[Tender], list[Tender]]:
-    buys: list[Tender] = []
-    sells: list[Tender] = []
-    for t in tenders:
-        if t.interval is not interval and t.interval != interval:
-            raise IntervalError(
-                f"tender {t.tender_id} of {t.party} is for {t.interval}, not the interval "
-                f"being cleared {interval}"
-            )
-        if t.party == operator or (t.counterparty is not None and t.counterparty != operator):
-            raise CounterpartyError(
-                f"tender {t.tender_id} of {t.party} is not addressed to market operator "
-                f"{operator!r}"
-            )
-        if isinstance(t.product, OptionProduct):
-            raise TemixError(
-                f"tender {t.tender_id} of {t.party} is an option; options trade through "
-                "market.options_market, not the energy auction"
-            )
-        if now is not None and t.is_expired(now):
-            continue
-        (buys if t.side is Side.BUY else sells).append(t)
+    """Split into buys and sells; refuse misfits. One cheap pass per rule (hot path)."""
+    book = list(tenders)
+    for t in [t for t in book if t.interval is not interval]:
+        _refuse(t, interval, operator)
+    suspects = [
+        t
+        for t in book
+        if t.counterparty is not None or t.product is not None or t.party == operator
+    ]
+    for t in suspects:
+        _refuse(t, interval, operator)
+    if now is not None:
+        book = [t for t in book if t.expires is None or now <= t.expires]
+    buys = [t for t in book if t.side is Side.BUY]
+    sells = [t for t in book if t.side is not Side.BUY]
     return buys, sells
 
 
