@@ -131,10 +131,12 @@ def full_round() -> None:
     assert isinstance(txs, list)
     print(f"{'':<58} {len(txs):10d} transactions")
     market = Micromarket(tiers=TIERS, band=BAND)
-    _timed(
-        "round: book positions",
-        lambda: [market.book.add(t) for t in txs],
-    )
+
+    def book_all() -> None:
+        for t in txs:
+            market.book.add(t)
+
+    _timed("round: book positions", book_all)
     market = Micromarket(tiers=TIERS, band=BAND)
     _timed(
         "FULL ROUND: Micromarket.clear_round (all of the above)",
