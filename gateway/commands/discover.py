@@ -7,6 +7,9 @@ One sub-subcommand per protocol; a protocol module adds itself by putting its
 SunSpec discovery on each unit id; prints a device entry (nature, shipped profile,
 connection) per SunSpec device, and says so for a device that is not SunSpec. Exit codes:
 0 at least one SunSpec device; 1 none (no answer, or not SunSpec); 2 bad arguments.
+
+``discover bacnet [--bbmd ADDR]``: Who-Is, then each device's objects as a profile draft
+and a device entry (:mod:`gateway.commands.bacnet_discovery`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable
 
 from drivers.modbus.client import ModbusLink, SerialEndpoint, TcpEndpoint
 from drivers.modbus.discovery import Finding, probe, render
+from gateway.commands import bacnet_discovery
 
 EXIT_NONE_FOUND = 1
 EXIT_BAD_USAGE = 2
@@ -41,7 +45,7 @@ def add_modbus_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 PROTOCOLS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] \
-    = (add_modbus_parser,)
+    = (add_modbus_parser, bacnet_discovery.add_parser)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 from drivers.bacnet.discover import discover, profile_document
 from drivers.bacnet.stack import BacnetStack
 from drivers.profile import BacnetProfile, load_profile, resolve_profile_path
+from gateway import cli
 from gateway.commands import bacnet_discovery
 from hil.bacnet_server import BacnetDeviceServer
 
@@ -72,13 +73,11 @@ async def test_who_is_through_the_bbmd_finds_every_device(
 async def test_discover_command_prints_profiles_and_device_entries(
         rig: Rig, capsys: pytest.CaptureFixture[str]) -> None:
     bbmd, _ = await three_devices(rig)
-    parser = argparse.ArgumentParser()
-    bacnet_discovery.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["bacnet", "--bbmd", bbmd, "--timeout", "1",
-                              "--nature", "hvac_zone"])  # any local address, a free port
+    argv = ["discover", "bacnet", "--bbmd", bbmd, "--timeout", "1",
+            "--nature", "hvac_zone"]  # any local address, a free port
 
     with ThreadPoolExecutor(1) as pool:  # the command runs its own event loop
-        code = await asyncio.get_running_loop().run_in_executor(pool, args.handler, args)
+        code = await asyncio.get_running_loop().run_in_executor(pool, cli.main, argv)
 
     out = capsys.readouterr().out
     assert code == 0
