@@ -33,7 +33,7 @@ class Quality(StrEnum):
     NO_VALUE = "no_value"  # the device answered "not implemented" (a SunSpec sentinel)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reading:
     """One point's value with its quality and the clock time of the read that produced it."""
 

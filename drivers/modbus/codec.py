@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from drivers.profile import ModbusType
 
@@ -61,20 +62,43 @@ def register_count(kind: ModbusType, length: int | None = None) -> int:
     return struct.calcsize(_STRUCT[kind]) // 2 if kind in _STRUCT else 1
 
 
+_STRUCTS = {kind: struct.Struct(form) for kind, form in _STRUCT.items()}
+
+
+def to_bytes(registers: Sequence[int]) -> bytes:
+    """Registers as the bytes on the wire (big-endian inside each register)."""
+    return struct.pack(f">{len(registers)}H", *registers)
+
+
 def decode(kind: ModbusType, registers: Sequence[int], word_order: str = "big") -> RawValue | None:
     """Raw value of a point from its registers; None for a not-implemented sentinel."""
+    return decode_bytes(kind, to_bytes(registers), word_order)
+
+
+def decode_bytes(kind: ModbusType, data: bytes, word_order: str = "big") -> RawValue | None:
+    """:func:`decode` from wire bytes (a slice of a block read, decoded without copies)."""
     if kind is ModbusType.STRING:
-        data = b"".join(r.to_bytes(2, "big") for r in registers)
         if not any(data):
             return None
         return data.split(b"\0", 1)[0].decode("utf-8", errors="replace").strip()
     if kind is ModbusType.BOOL:
-        return bool(registers[0])
-    words = list(registers) if word_order == "big" else list(reversed(registers))
-    raw = struct.unpack(_STRUCT[kind], b"".join(w.to_bytes(2, "big") for w in words))[0]
+        return any(data)
+    if word_order != "big" and len(data) > 2:
+        data = swap_words(data)
+    raw = _STRUCTS[kind].unpack(data)[0]
     if isinstance(raw, float):
         return None if math.isnan(raw) else raw
     return None if SENTINELS.get(kind) == raw else raw
+
+
+def swap_words(data: bytes) -> bytes:
+    """Reverse the order of the 16-bit words (little word order <-> big)."""
+    return b"".join(data[i:i + 2] for i in range(len(data) - 2, -1, -2))
+
+
+def unpacker(kind: ModbusType) -> Callable[[bytes], tuple[Any, ...]]:
+    """The struct unpack function of a numeric type (big-endian words)."""
+    return _STRUCTS[kind].unpack
 
 
 def encode(kind: ModbusType, raw: RawValue | None, word_order: str = "big",
@@ -110,13 +134,13 @@ def raw_range(kind: ModbusType) -> tuple[float, float]:
 
 
 def to_engineering(raw: int | float, scale: float = 1.0, sf: int | None = None) -> float | int:
-    """raw × scale × 10^sf, without binary noise (12 significant digits)."""
+    """raw × scale × 10^sf, without binary noise (rounded to 10 decimals)."""
     if scale == 1.0 and not sf:
         return raw
     value = raw * scale
     if sf:
         value = value * 10.0 ** sf if sf > 0 else value / 10.0 ** -sf
-    return float(f"{value:.12g}")
+    return round(value, 10)
 
 
 def to_raw(value: float | int, kind: ModbusType, scale: float = 1.0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 from drivers import factory
@@ -62,6 +63,8 @@ class ModbusDriver:
         self._scale_factors: dict[str, int | None] = {}
         self._commanded: set[str] = set()
         self._reported_no_value: set[str] = set()
+        self._sf_names = [p.name for p in profile.points if p.type is ModbusType.SUNSSF]
+        self._decoders = [(p.name, self._decoder_for(p)) for p in profile.points]
         self._stopped = False
         self.chain: sunspec.SunspecMap | None = None
 
@@ -104,7 +107,7 @@ class ModbusDriver:
         except DriverError as err:
             self._fail(err)
             return bad_readings(self.profile, self._clock.now())
-        registers: dict[str, list[int]] = {}
+        registers: dict[str, bytes] = {}
         failed: list[DriverError] = []
         try:
             for block in self._blocks:
@@ -135,7 +138,7 @@ class ModbusDriver:
             self._tracker.clear()
         return readings
 
-    async def _read_block(self, block: Block, registers: dict[str, list[int]],
+    async def _read_block(self, block: Block, registers: dict[str, bytes],
                           failed: list[DriverError]) -> None:
         """Read one block into ``registers``; a link failure propagates.
 
@@ -164,43 +167,69 @@ class ModbusDriver:
                 return
             failed.append(err)
             return
-        for slot in block.slots:
-            registers[slot.point.name] = block.registers_of(slot, values)
+        data = codec.to_bytes(values)
+        for name, first, after in block.spans:
+            registers[name] = data[first:after]
 
-    def _decode_all(self, registers: dict[str, list[int]], now: Any) -> dict[str, Reading]:
+    def _decode_all(self, registers: dict[str, bytes], now: Any) -> dict[str, Reading]:
+        for name in self._sf_names:
+            data = registers.get(name)
+            if data is not None:
+                raw = codec.decode_bytes(ModbusType.SUNSSF, data)
+                self._scale_factors[name] = raw if isinstance(raw, int) else None
         readings: dict[str, Reading] = {}
-        for point in self.profile.points:
-            if point.type is ModbusType.SUNSSF and point.name in registers:
-                raw = codec.decode(point.type, registers[point.name])
-                self._scale_factors[point.name] = raw if isinstance(raw, int) else None
-        for point in self.profile.points:
-            if point.name in self._missing:
-                readings[point.name] = Reading(None, Quality.NO_VALUE, now)
-            elif point.name not in registers:
-                readings[point.name] = Reading(None, Quality.BAD, now)
-            else:
-                value = self._engineering(point, registers[point.name])
-                quality = Quality.GOOD if value is not None else Quality.NO_VALUE
-                if value is None and point.name not in self._reported_no_value:
-                    self._reported_no_value.add(point.name)
+        bad = Reading(None, Quality.BAD, now)
+        for name, decoder in self._decoders:
+            data = registers.get(name)
+            if data is None:
+                readings[name] = Reading(None, Quality.NO_VALUE, now) if name in \
+                    self._missing else bad
+                continue
+            value = decoder(data)
+            if value is None:
+                readings[name] = Reading(None, Quality.NO_VALUE, now)
+                if name not in self._reported_no_value:
+                    self._reported_no_value.add(name)
                     log.info("device %s: point %s reads 'not implemented'",
-                             self.device_id, point.name)
-                readings[point.name] = Reading(value, quality, now)
+                             self.device_id, name)
+            else:
+                readings[name] = Reading(value, Quality.GOOD, now)
         return readings
 
-    def _engineering(self, point: ModbusPoint, registers: list[int]) -> Any:
-        raw = codec.decode(point.type, registers, point.word_order)
-        if raw is None or point.type in _RAW_TYPES or isinstance(raw, str | bool):
-            return raw
-        sf: int | None = None
-        if point.scale_factor is not None:
-            sf = self._scale_factors.get(point.scale_factor)
-            if sf is None:
+    def _engineering(self, point: ModbusPoint, data: bytes) -> Any:
+        return self._decoder_for(point)(data)
+
+    def _decoder_for(self, point: ModbusPoint) -> Callable[[bytes], Any]:
+        """A function from a point's wire bytes to its engineering value (None = no value).
+
+        Built once per point: the poll loop then runs one closure call per point.
+        """
+        kind, word_order, scale, sf_name = (point.type, point.word_order, point.scale,
+                                            point.scale_factor)
+        if kind in _RAW_TYPES:
+            return lambda data: codec.decode_bytes(kind, data, word_order)
+        factors = self._scale_factors
+        unpack = codec.unpacker(kind)
+        sentinel = codec.SENTINELS.get(kind)
+        little = word_order != "big" and point.register_count > 1
+
+        def decode(data: bytes) -> Any:
+            if little:
+                data = codec.swap_words(data)
+            raw = unpack(data)[0]
+            if raw == sentinel or raw != raw:  # a sentinel, or NaN
                 return None
-        value = codec.to_engineering(raw, point.scale, sf)
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        return value
+            sf = None
+            if sf_name is not None:
+                sf = factors.get(sf_name)
+                if sf is None:
+                    return None
+            value = codec.to_engineering(raw, scale, sf)
+            if value.__class__ is float and not math.isfinite(value):
+                return None
+            return value
+
+        return decode
 
     # -- writing ------------------------------------------------------------------------
 
@@ -232,7 +261,8 @@ class ModbusDriver:
                 if back != registers:
                     raise DriverError(
                         f"wrote {value} but the device reads back "
-                        f"{self._engineering(spec, back)}; the device may clamp or refuse it",
+                        f"{self._engineering(spec, codec.to_bytes(back))}; the device may "
+                        "clamp or refuse it",
                         code="readback_mismatch")
         except DriverError as err:
             err.device_id, err.point, err.address = self.device_id, point, address

@@ -9,6 +9,7 @@ chain — a plain device may answer "illegal address" for a hole in its map).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from drivers.profile import ModbusPoint
 
@@ -39,9 +40,11 @@ class Block:
     def end(self) -> int:
         return self.start + self.count
 
-    def registers_of(self, slot: Slot, values: list[int]) -> list[int]:
-        offset = slot.address - self.start
-        return values[offset:offset + slot.point.register_count]
+    @cached_property
+    def spans(self) -> list[tuple[str, int, int]]:
+        """(point name, first byte, byte after the last) of each slot in the read's data."""
+        return [(s.point.name, 2 * (s.address - self.start), 2 * (s.end - self.start))
+                for s in self.slots]
 
 
 def plan_blocks(slots: list[Slot], max_gap: int = 0) -> list[Block]:
