@@ -15,7 +15,7 @@ from typing import TextIO
 from gateway.ledger import export, queries
 from gateway.ledger.connection import open_reader
 from gateway.ledger.entries import Entry, EntryKind
-from gateway.ledger.schema import read_version
+from gateway.ledger.schema import require_ledger
 from market.temix import Interval
 
 
@@ -26,7 +26,7 @@ class LedgerReader:
         self.path = Path(path)
         self._conn = open_reader(self.path)
         try:
-            read_version(self._conn, self.path)
+            require_ledger(self._conn, self.path)
         except BaseException:
             self._conn.close()
             raise

@@ -108,6 +108,14 @@ def read_version(conn: sqlite3.Connection, path: Path) -> int:
     return found
 
 
+def require_ledger(conn: sqlite3.Connection, path: Path) -> int:
+    """:func:`read_version` for readers: a database without the ledger schema is refused."""
+    found = read_version(conn, path)
+    if found == 0:
+        raise LedgerVersionError(f"{path} is not a ledger database (it has no ledger schema)")
+    return found
+
+
 def migrate(db: sqlite_utils.Database, path: Path) -> None:
     """Bring the database up to :data:`SCHEMA_VERSION`, one transaction per step."""
     conn = db.conn

@@ -35,7 +35,7 @@ from gateway.ledger.entries import (
 )
 from gateway.ledger.keys import fingerprint, load_public_key, signature_valid
 from gateway.ledger.queries import ENTRY_COLUMNS
-from gateway.ledger.schema import read_version
+from gateway.ledger.schema import require_ledger
 
 _KINDS = frozenset(str(kind) for kind in EntryKind)
 _SUBJECT_KINDS = frozenset({str(EntryKind.TRANSACTION), str(EntryKind.SETTLEMENT)})
@@ -76,7 +76,7 @@ def verify_ledger(path: Path | str) -> VerifyReport:
     db_path = Path(path)
     conn = open_reader(db_path)
     try:
-        read_version(conn, db_path)
+        require_ledger(conn, db_path)
         conn.execute("BEGIN")
         return verify_connection(conn)
     finally:

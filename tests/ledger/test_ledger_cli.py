@@ -56,6 +56,16 @@ def test_verify_of_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "no ledger database at" in capsys.readouterr().err
 
 
+def test_verify_of_a_file_that_is_not_a_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty.db").touch()
+    assert main(["ledger", "verify", "--db", str(tmp_path / "empty.db")]) == 2
+    assert "is not a ledger database" in capsys.readouterr().err
+    args = ["ledger", "positions", "--db", str(tmp_path / "empty.db"), "--party", "x"]
+    assert main([*args, "--day", "2026-11-23"]) == 2
+
+
 def test_verify_as_a_console_script(db: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "ledger", "verify", "--db", str(db)],

@@ -10,6 +10,8 @@ import stat
 import subprocess
 import sys
 from contextlib import closing
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -25,11 +27,13 @@ from gateway.ledger import (
     LedgerReader,
     LedgerVersionError,
     NewEntry,
+    Settlement,
     SigningMode,
     verify_ledger,
 )
 from gateway.ledger.entries import GENESIS_HASH, canonical_json, transaction_facts
 from market.cts import encode_transaction
+from market.temix import Interval
 
 
 def test_first_start_records_a_key_per_party(tmp_path: Path) -> None:
@@ -214,3 +218,18 @@ async def test_usable_from_worker_threads(tmp_path: Path) -> None:
         assert all_seqs == list(range(start + 1, start + 1 + 8 * 7))
     await asyncio.get_running_loop().shutdown_default_executor()
     assert verify_ledger(tmp_path / "ledger.db").ok
+
+
+def test_unreadable_key_file_is_refused(tmp_path: Path) -> None:
+    open_ledger(tmp_path).close()
+    (tmp_path / "state" / "ledger-keys" / "hvac-1.pem").write_text("not a key")
+    with pytest.raises(LedgerKeyError, match=r"hvac-1\.pem.*not a readable PEM private key"):
+        open_ledger(tmp_path)
+
+
+def test_settlement_amount_must_be_a_decimal() -> None:
+    interval = Interval(T0, timedelta(minutes=5))
+    with pytest.raises(LedgerEntryError, match="finite Decimal"):
+        Settlement("battery", interval, 1.2)  # type: ignore[arg-type]
+    with pytest.raises(LedgerEntryError, match="finite Decimal"):
+        Settlement("battery", interval, Decimal("NaN"))
