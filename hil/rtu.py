@@ -27,6 +27,7 @@ class PtyPair:
         self._masters: tuple[int, int] = (-1, -1)
         self.client_port = ""
         self.server_port = ""
+        self._target = ""
 
     async def __aenter__(self) -> PtyPair:
         loop = asyncio.get_running_loop()
@@ -43,9 +44,14 @@ class PtyPair:
         loop.add_reader(server_master, self._pump, server_master, client_master)
         if self.link is not None:
             self.link.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileNotFoundError):
+            if self.link.is_symlink():  # a stale link from an earlier rig
                 self.link.unlink()
+            elif self.link.exists():
+                await self.__aexit__(None, None, None)
+                raise FileExistsError(f"{self.link} exists and is not a symlink; the rig "
+                                      "will not replace it (is a real serial port there?)")
             self.link.symlink_to(self.client_port)
+            self._target = self.client_port
             self.client_port = str(self.link)
         return self
 
@@ -67,5 +73,6 @@ class PtyPair:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._fds.clear()
-        if self.link is not None and self.link.is_symlink():
+        if self.link is not None and self.link.is_symlink() and \
+                os.readlink(self.link) == self._target:
             self.link.unlink()

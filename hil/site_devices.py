@@ -14,6 +14,7 @@ works in one process only).
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,9 +31,10 @@ from hil.state import BuildingState
 
 
 def serial_path(site_path: Path, port: str) -> Path:
-    """A site file's serial port as a path (relative to the site file's folder)."""
+    """A site file's serial port as a path (relative to the site file's folder); symlinks
+    are not followed (the rig's own link may already be there)."""
     path = Path(port)
-    return path if path.is_absolute() else (site_path.parent / path).resolve()
+    return path if path.is_absolute() else Path(os.path.normpath(site_path.parent / path))
 
 
 class SiteDevices:
@@ -40,9 +42,12 @@ class SiteDevices:
 
     def __init__(self, site: Any, building: BuildingState, clock: Clock, *,
                  pin_factory: MockFactory | None = None, bind_host: str | None = None,
-                 tcp_port_zero: bool = False, operate_s: float = 0.05) -> None:
-        """``site`` is gateway.config.load_site(...)'s result; ``tcp_port_zero`` binds free
-        ports (tests) instead of the configured ones; read them back in ``tcp_ports``."""
+                 tcp_port_zero: bool = False, serial_dir: Path | None = None,
+                 operate_s: float = 0.05) -> None:
+        """``site`` is gateway.config.load_site(...)'s result. For tests: ``tcp_port_zero``
+        binds free ports instead of the configured ones (read them back in ``tcp_ports``);
+        ``serial_dir`` puts the serial links there instead of at the configured paths
+        (read them back in ``serial_ports``)."""
         self.site = site
         self.building = building
         self.pin_factory = pin_factory or MockFactory()
@@ -50,6 +55,7 @@ class SiteDevices:
         self._bind_host = bind_host
         self._port_zero = tcp_port_zero
         self._operate_s = operate_s
+        self._serial_dir = serial_dir
         self._stack = contextlib.AsyncExitStack()
         self.tcp_ports: dict[tuple[str, int], int] = {}
         self.serial_ports: dict[str, str] = {}  # configured path -> client end
@@ -92,8 +98,10 @@ class SiteDevices:
             self.tcp[(host, port)] = await self._stack.enter_async_context(server)
             self.tcp_ports[(host, port)] = server.port
         for path, (connection, units) in rtu.items():
-            pair = await self._stack.enter_async_context(
-                PtyPair(link=serial_path(Path(self.site.path), path)))
+            link = serial_path(Path(self.site.path), path)
+            if self._serial_dir is not None:
+                link = self._serial_dir / link.name
+            pair = await self._stack.enter_async_context(PtyPair(link=link))
             await self._stack.enter_async_context(
                 ModbusRtuSimulator(units, port=pair.server_port, baud=connection.baud,
                                    stop_bits=connection.stop_bits))

@@ -123,11 +123,15 @@ class ModbusLink:
         response = await self._request(
             lambda c: _READERS[table](c)(address, count=count, device_id=unit),
             f"{table} {address}+{count}")
-        values = response.bits[:count] if table in ("coil", "discrete") else response.registers
+        bits = table in ("coil", "discrete")
+        values = response.bits if bits else response.registers
         if len(values) < count:
             raise DriverError(f"short answer: {len(values)} of {count} values",
                               address=address, code="short_answer")
-        return [int(v) for v in values[:count]]
+        if bits:
+            return [int(v) for v in values[:count]]
+        registers: list[int] = values if len(values) == count else values[:count]
+        return registers
 
     async def write_registers(self, address: int, values: list[int], unit: int) -> None:
         await self._request(
@@ -144,10 +148,12 @@ class ModbusLink:
 
     async def _request(self, call: Any, what: str) -> Any:
         async with self.lock:
-            await self.connect()
+            if not self.connected:
+                await self.connect()
             client = self._client
             assert client is not None
-            await self._pace()
+            if isinstance(self.endpoint, SerialEndpoint):
+                await self._pace()
             try:
                 response = await call(client)
             except ModbusIOException as err:
@@ -173,10 +179,10 @@ class ModbusLink:
             return response
 
     async def _pace(self) -> None:
-        if isinstance(self.endpoint, SerialEndpoint):
-            wait = self.endpoint.frame_gap_s - (time.monotonic() - self._last_frame_at)
-            if wait > 0:
-                await asyncio.sleep(wait)  # a gap on the wire: real time whatever the clock
+        assert isinstance(self.endpoint, SerialEndpoint)
+        wait = self.endpoint.frame_gap_s - (time.monotonic() - self._last_frame_at)
+        if wait > 0:
+            await asyncio.sleep(wait)  # a gap on the wire: real time whatever the clock
 
     def _after_timeout(self) -> None:
         # a late TCP answer could be taken for the next one: start a fresh connection

@@ -87,7 +87,8 @@ async def test_dead_device_backs_off_without_stalling_others(free_tcp_port: int,
             assert [f.device_id for f in poller.faults()] == ["dead"]
 
 
-async def test_natures_read_and_command_the_demo_site(repo_root: Path) -> None:
+async def test_natures_read_and_command_the_demo_site(repo_root: Path, tmp_path: Path
+                                                      ) -> None:
     """Every Modbus/GPIO device of the demo site through the rig helper, the factory and
     the natures: signs and units as the natures document them."""
     clock = RealClock()
@@ -97,7 +98,9 @@ async def test_natures_read_and_command_the_demo_site(repo_root: Path) -> None:
     building.device("pv_inverter").values.update(power_kw=45.0, curtailment_limit_pct=100.0)
     building.device("ev_charger").values.update(plugged_in=1, power_kw=11.0,
                                                 current_limit_a=16.0)
-    async with SiteDevices(site, building, clock, tcp_port_zero=True, operate_s=0.01) as rig:
+    async with SiteDevices(site, building, clock, tcp_port_zero=True, serial_dir=tmp_path,
+                           operate_s=0.01) as rig:
+        assert rig.serial_ports == {"../../state/demo/rs485-ev": str(tmp_path / "rs485-ev")}
         poller = Poller(clock)
         for device in site.config.devices:
             connection = device.connection
