@@ -107,6 +107,7 @@ class BuildingPhysics:
         self._restart_at = 0.0
         self.out_of_sync_closures = 0
         self._apply_events(0.0)
+        self._publish_initial()
 
     @property
     def now(self) -> datetime:
@@ -130,6 +131,20 @@ class BuildingPhysics:
             pv.apply_events(t)
         for charger in devices.chargers:
             charger.apply_events(t)
+
+    def _publish_initial(self) -> None:
+        """Meters show the grid before the first step (a client may read at once)."""
+        grid = self.grid
+        voltage = 1.0 if grid.present else 0.0
+        frequency = grid.nominal_frequency_hz if grid.present else 0.0
+        devices = self.devices
+        for meter in (devices.pcc_meter, devices.bus_meter):
+            if meter is not None:
+                meter.update(0.0, voltage, frequency, grid.phase_deg, 0.0)
+        for _, meter in devices.loads:
+            meter.update(0.0, voltage, frequency, grid.phase_deg, 0.0)
+        if devices.grid_sense is not None:
+            devices.grid_sense.values["grid_present"] = grid.present
 
     def _check_synchronism(self, t: float) -> None:
         """The island meets the grid: log the differences, count an out-of-sync closure."""

@@ -42,6 +42,7 @@ class EvCharger:
         values = device.values
         values.setdefault("current_limit_a", FULL_CURRENT_A)
         values.setdefault("fallback_timeout_s", 60)
+        values["power_kw"] = 0.0
         device.on_client_write(self._on_write)
         self._publish_session()
 

@@ -50,6 +50,9 @@ class HvacZone:
         self.power_kw = 0.0
         self.outdoor_c = outdoor.at(0.0) + temperature_offset_c
         device.values.setdefault("setpoint_c", 22.5)
+        device.values["zone_temperature_c"] = initial_temperature_c
+        device.values["power_kw"] = 0.0
+        device.values["fan_status"] = False
 
     def demand(self, second_of_day: float) -> float:
         setpoint = self.device.values.get("setpoint_c")

@@ -15,6 +15,7 @@ class Lighting:
         self.power_kw = 0.0
         device.values.setdefault("on", True)
         device.values.setdefault("level_pct", 100.0)
+        device.values["power_kw"] = 0.0
 
     def demand(self) -> float:
         values = self.device.values

@@ -55,6 +55,12 @@ class PvArray:
         values.setdefault("curtailment_reversion_s", 60)
         values["anti_islanding_enable"] = 1
         values["alarms"] = 0
+        values["power_kw"] = 0.0
+        values["energy_injected_kwh"] = 0.0
+        values["voltage_v"] = values["frequency_hz"] = 0.0
+        values["operating_state"] = values["connection_state"] = 1
+        values["inverter_state"] = 2
+        values["throttle_pct"] = 0
         device.on_client_write(self._on_write)
 
     def _on_write(self, point: str, value: Value) -> None:

@@ -16,6 +16,7 @@ from gpiozero import DigitalInputDevice, DigitalOutputDevice
 from hil_kit import START, PrivateSite, port_is_free, private_demo_site
 
 from drivers.clock import ScaledClock
+from drivers.factory import build_driver
 from gateway.config import load_site
 from hil.rig import BuildingRig
 from hil.scenario import load_scenario
@@ -131,3 +132,39 @@ def test_hil_command_reports_an_invalid_scenario(site: PrivateSite, tmp_path: Pa
     )
     assert result.returncode == 1
     assert f"{bad}:3:" in result.stderr and "events[0].at" in result.stderr
+
+
+async def test_physics_reaches_the_wire_and_setpoints_come_back_through_modbus(
+    site: PrivateSite, tmp_path: Path
+) -> None:
+    scenario_file = tmp_path / "noon.yaml"
+    scenario_file.write_text(SHORT_SCENARIO, encoding="utf-8")  # 12:00, clear sky
+    clock = ScaledClock(START.replace(hour=12), 20.0)
+    loaded = load_site(site.path)
+    async with BuildingRig(loaded, load_scenario(scenario_file), clock) as rig:
+        meter = build_driver("pcc_meter", loaded.device("pcc_meter").connection,
+                             loaded.profiles["pcc_meter"], clock)
+        pv = build_driver("pv_inverter", loaded.device("pv_inverter").connection,
+                          loaded.profiles["pv_inverter"], clock)
+        await meter.start()
+        await pv.start()
+        try:
+            readings = await meter.poll()
+            assert readings["frequency_hz"].value == pytest.approx(60.0, abs=0.05)
+            assert readings["voltage_a_v"].value == pytest.approx(277.0, rel=0.02)
+            while rig.physics.steps < 1:
+                await clock.sleep(1.0)
+            before = (await pv.poll())["power_kw"].value
+            assert isinstance(before, float) and before > 50.0
+            await pv.write("curtailment_limit_pct", 25)
+            await pv.write("curtailment_enable", 1)
+            steps = rig.physics.steps
+            while rig.physics.steps < steps + 2:
+                await clock.sleep(1.0)
+            after = (await pv.poll())["power_kw"].value
+            assert after == pytest.approx(15.0, abs=0.1)
+            assert rig.physics.flows.pv_kw == pytest.approx(15.0, abs=0.01)
+        finally:
+            await pv.stop()
+            await meter.stop()
+    await asyncio.get_running_loop().shutdown_default_executor()
