@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from gateway.cli import main
-from hil.modbus_server import ModbusTcpSimulator, ModbusUnit
+from hil.modbus_server import ModbusRtuSimulator, ModbusTcpSimulator, ModbusUnit
+from hil.rtu import PtyPair
 from hil.state import DeviceState
 from tests.drivers.conftest import modbus_profile
 
@@ -66,3 +68,15 @@ async def test_no_answer_says_what_to_check(free_tcp_port: int,
                            "--timeout", "0.2")
     assert code == 1
     assert "no answer" in out and "unit id" in out
+
+
+async def test_discovers_over_rtu(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    units = {3: ModbusUnit(modbus_profile("sunspec-meter-203"), DeviceState("SUB-1"))}
+    async with PtyPair(link=tmp_path / "ttyRS485") as line, \
+            ModbusRtuSimulator(units, port=line.server_port):
+        code, out = await _cli(capsys, "--serial", line.client_port, "--baud", "19200",
+                               "--parity", "N", "--unit", "3", "--timeout", "0.5")
+    assert code == 0
+    assert "profile: sunspec-meter-203" in out
+    assert f"{{kind: modbus_rtu, port: {tmp_path / 'ttyRS485'}, baud: 19200, parity: N, " \
+           "unit: 3}" in out

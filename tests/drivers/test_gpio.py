@@ -14,6 +14,7 @@ from drivers.clock import RealClock
 from drivers.connection import GpioConnection
 from drivers.factory import build_driver
 from drivers.gpio.driver import GpioDriver
+from drivers.profile import GpioProfile
 from hil.gpio_sim import GpioSimulator
 from hil.state import DeviceState
 from tests.drivers.conftest import profile
@@ -133,3 +134,27 @@ async def test_pin_factory_by_name() -> None:
     assert driver.fault is None
     assert (await driver.poll())["grid_present"].quality is Quality.GOOD
     await driver.stop()
+
+
+async def test_maintained_contactor_output_and_revert(mock_pins: MockFactory) -> None:
+    """A load contactor: a maintained output (no pulse_ms) with a feedback contact; stop()
+    returns the output to its safe default."""
+    contactor = GpioProfile.model_validate({
+        "name": "contactor", "description": "load contactor", "protocol": "gpio",
+        "nature": "load", "points": [
+            {"name": "on", "role": "coil", "direction": "output", "access": "rw",
+             "safe_default": True},
+            {"name": "closed", "role": "aux", "direction": "input", "debounce_ms": 0}]})
+    pins = {"coil": 5, "aux": 6}
+    state = DeviceState("contactor", {"closed": False})
+    clock = RealClock()
+    async with GpioSimulator(contactor, state, pins, mock_pins, clock) as sim:
+        driver = build_driver("contactor", _gpio(pins), contactor, clock)
+        await driver.start()
+        await driver.write("on", True)
+        assert state["on"] is True and sim.pin("on").state is True
+        assert (await driver.poll())["on"].value is True
+        await driver.write("on", False)
+        assert state["on"] is False and (await driver.poll())["on"].value is False
+        await driver.stop()
+        assert state["on"] is True  # back to the profile's safe default
