@@ -26,7 +26,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Protocol, runtime_checkable
 
-from market.agents.base import DEFAULT_BAND, Participant, PriceBand
+from market.agents.base import DEFAULT_BAND, BoundAgent, Participant, PriceBand
 from market.clearing import DEFAULT_OPERATOR, ClearingResult, ExternalTenders, clear
 from market.temix import Interval, IntervalError, PositionBook, Tender, Transaction
 
@@ -142,6 +142,16 @@ class Micromarket:
         """Every booked transaction whose interval contains ``interval`` (for settlement)."""
         return [t for t in self.transactions if t.interval.contains(interval)]
 
+    def forget_before(self, instant: datetime) -> int:
+        """Drop booked transactions whose interval ended by ``instant`` (once settled).
+
+        Positions are unaffected (the book keeps its sums); returns how many were dropped.
+        """
+        kept = [t for t in self.transactions if t.interval.end > instant]
+        dropped = len(self.transactions) - len(kept)
+        self.transactions = kept
+        return dropped
+
     def positions(
         self, party: str, intervals: Sequence[Interval], traded: frozenset[str] | None = None
     ) -> Mapping[Interval, Decimal]:
@@ -199,6 +209,6 @@ class Micromarket:
         round_result = RoundResult(now, tuple(intervals), tuple(results))
         fills = round_result.transactions
         for participant in participants:
-            if isinstance(participant, TradeRecorder):
+            if type(participant) is not BoundAgent and isinstance(participant, TradeRecorder):
                 participant.record([t for t in fills if t.party == participant.party])
         return round_result

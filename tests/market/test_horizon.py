@@ -75,6 +75,10 @@ def test_positions_accumulate_as_forecasts_change() -> None:
     assert (sell_back.side, sell_back.quantity) == ("SELL", D(12))
     assert market.book.position("it", hour) == -18
     assert len(market.book) == 3, "two hours bought, one sold back: the book holds the sum"
+    assert len(market.transactions_covering(hour)) == 2
+    assert market.forget_before(hour.end) == 2
+    assert market.transactions_covering(hour) == []
+    assert market.book.position("it", hour) == -18
 
 
 def test_an_hour_traded_coarse_is_not_traded_again_when_it_becomes_fine() -> None:
