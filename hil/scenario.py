@@ -219,8 +219,9 @@ class Scenario:
     ) -> Timeline:
         """Compile to seconds from ``start`` (default: the file's ``start``).
 
-        Clock times (``13:00``) are taken on the start day in ``zone``; an event that falls
-        outside the run is a ConfigError naming its line.
+        Clock times (``13:00``) are taken on the start day in ``zone`` — or, when ``start``
+        moves the run past them, on the next day; an event that falls outside the run is a
+        ConfigError naming its line.
         """
         spec = self.spec
         begin = start if start is not None else self.start(zone)
@@ -228,11 +229,18 @@ class Scenario:
         offset0 = (begin - midnight).total_seconds()
         problems: list[Problem] = []
 
-        def when(value: str | float, loc: tuple[str | int, ...]) -> float:
+        def when(
+            value: str | float, loc: tuple[str | int, ...], after: float | None = None
+        ) -> float:
+            """Seconds from the start; a clock time ``after`` another one falls after it."""
             if isinstance(value, float):
                 return value
             hours, minutes, *rest = (int(p) for p in value.split(":"))
             seconds = hours * 3600 + minutes * 60 + (rest[0] if rest else 0) - offset0
+            if seconds < 0 and start is not None:
+                seconds += 86400.0  # a moved start: the next time the clock shows it
+            if after is not None and seconds <= after:
+                seconds += 86400.0 * (1 + (after - seconds) // 86400.0)  # e.g. overnight
             if seconds < 0:
                 problems.append(self._doc.problem(
                     loc, f"clock time {value} is before the start of the run "
@@ -247,7 +255,7 @@ class Scenario:
         for index, session in enumerate(spec.ev_sessions):
             loc = ("ev_sessions", index)
             arrival = when(session.arrival, (*loc, "arrival"))
-            departure = when(session.departure, (*loc, "departure"))
+            departure = when(session.departure, (*loc, "departure"), after=arrival)
             if departure <= arrival:
                 problems.append(self._doc.problem((*loc, "departure"),
                                                   "departure must be after arrival"))
@@ -260,7 +268,7 @@ class Scenario:
                                                   f"event starts after the run ends "
                                                   f"(duration {spec.duration:g} s)"))
             if isinstance(event, EvFleet):
-                departure = when(event.departure, (*loc, "departure"))
+                departure = when(event.departure, (*loc, "departure"), after=at)
                 if departure <= at:
                     problems.append(self._doc.problem((*loc, "departure"),
                                                       "departure must be after arrival"))

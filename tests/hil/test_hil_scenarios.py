@@ -173,3 +173,23 @@ def test_physics_runs_a_scenario_with_a_shorter_step(tmp_path: Path) -> None:
     while not physics.finished:
         physics.step()
     assert physics.steps == 6000
+
+
+def test_normal_day_keeps_the_grid_and_plugs_in_two_vehicles() -> None:
+    physics = scenario_physics("normal-day")
+    ev = physics.state.device("ev_charger")
+    plugged = []
+    while not physics.finished:
+        physics.step()
+        assert physics.flows.connected and physics.flows.energized
+        if physics.steps % 900 == 0:
+            plugged.append((physics.t / HOUR, ev["energy_needed_kwh"]))
+    assert (9.0, 40.0) in plugged and (13.5, 25.0) in plugged
+    assert physics.devices.chargers[0].shortfall_kwh() == 0.0
+
+
+def test_a_moved_start_takes_clock_times_on_the_next_day() -> None:
+    scenario = load_scenario("outage")
+    start = scenario.start(ZONE).replace(hour=15)
+    (outage,) = scenario.timeline(ZONE, start=start).grid
+    assert outage.start_s == 22 * HOUR  # 15:00 today -> 13:00 tomorrow
