@@ -2,15 +2,16 @@
 
 Plan (each round, from the state of charge now and the positions already held):
 
-- The value of stored energy is the mean forecast price ``v`` over the horizon. The battery
-  bids to charge at ``v × η`` in intervals forecast at or below that, and offers to
-  discharge at ``v / η`` in intervals forecast at or above that (η = round-trip
-  efficiency), cheapest charge and dearest discharge intervals first.
+- The value of stored energy is the mean forecast price ``v`` over the horizon. In every
+  interval with a forecast the battery bids to charge at ``v × η`` and offers to discharge
+  at ``v / η`` (η = round-trip efficiency; the offer is at least one micro-unit above the
+  bid). Its room is shared greedily: charging room to the cheapest forecast intervals
+  first, discharging room to the dearest first.
 - Robust SoC rule: whatever part of its tenders is accepted, the state of charge stays in
   ``[floor, soc_max_kwh]`` at every interval end. The upper bound is checked with every
-  buy tender accepted and no sell, the lower bound with every sell accepted and no buy;
-  an interval carries buy or sell tenders, never both, and stored energy is monotone in
-  the charging rate, so any actual outcome lies between the two. Quantities round down.
+  buy accepted and no sell, the lower bound with every sell accepted and no buy; stored
+  energy is monotone in the net charging rate, so any actual outcome (including a buy
+  and a sell both accepted) lies between the two. Quantities round down.
 - ``floor`` is ``reserve_kwh`` (energy kept for islanding) while grid-connected and
   ``soc_min_kwh`` when islanded — the island may use the reserve.
 - Call options it has written and not yet had exercised count as sold in the worst case
@@ -44,6 +45,7 @@ __all__ = ["Battery", "BatteryPreferences", "BatteryState", "stored_energy_chang
 
 _ZERO = Decimal(0)
 _MARGIN_KWH = 1e-6
+_PRICE_STEP = Decimal("0.000001")
 _HOUR = timedelta(hours=1)
 
 
@@ -186,7 +188,8 @@ class Battery:
         if not known:
             return buys, sells, _ZERO, _ZERO
         value = sum(known, _ZERO) / len(known)
-        bid, offer = price(value * p.round_trip_efficiency), price(value / p.round_trip_efficiency)
+        bid = price(value * p.round_trip_efficiency)
+        offer = max(price(value / p.round_trip_efficiency), bid + _PRICE_STEP)
         leg = math.sqrt(float(p.round_trip_efficiency))
         hs = [iv.duration / _HOUR for iv in intervals]
         held = [-float(positions.get(iv, _ZERO)) for iv in intervals]
@@ -194,11 +197,7 @@ class Battery:
         soc0 = float(state.soc_kwh)
         floor = self._floor(state)
         ceiling = float(p.soc_max_kwh)
-        cheap = sorted(
-            (forecast[iv], t)
-            for t, iv in enumerate(intervals)
-            if iv in forecast and forecast[iv] <= bid
-        )
+        cheap = sorted((forecast[iv], t) for t, iv in enumerate(intervals) if iv in forecast)
         for _, t in cheap:
             base = held[t] + buys[t]
             want = float(p.max_charge_kw) - base
@@ -206,12 +205,7 @@ class Battery:
             room = min(ceiling - _MARGIN_KWH - s for s in high[t:])
             if want > 0 and room > 0:
                 buys[t] += min(want, _rate_up(base, room, hs[t], leg))
-        charging = {t for _, t in cheap}
-        dear = sorted(
-            (-forecast[iv], t)
-            for t, iv in enumerate(intervals)
-            if t not in charging and iv in forecast and forecast[iv] >= offer
-        )
+        dear = sorted((-forecast[iv], t) for t, iv in enumerate(intervals) if iv in forecast)
         for _, t in dear:
             base = held[t] - sells[t] - calls[t]
             want = base + float(p.max_discharge_kw)

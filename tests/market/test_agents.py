@@ -173,12 +173,15 @@ def _battery() -> Battery:
 FORECAST = {HOURS[0]: D("0.10"), HOURS[1]: D("0.25"), HOURS[2]: D("0.25"), HOURS[3]: D("0.40")}
 
 
-def test_battery_charges_cheap_and_discharges_dear_intervals() -> None:
+def test_battery_charges_cheap_and_discharges_dear_intervals_first() -> None:
     tenders = _battery().tenders(NOW, HOURS, BatteryState(D(100)), FORECAST, {})
-    sides = {t.interval: (t.side, t.price) for t in tenders}
-    assert sides[HOURS[0]] == (Side.BUY, D("0.2025"))  # mean 0.25 × 0.81
-    assert sides[HOURS[3]] == (Side.SELL, D("0.308642"))  # mean 0.25 / 0.81
-    assert HOURS[1] not in sides and HOURS[2] not in sides
+    got = {(t.interval, t.side): (t.price, t.quantity) for t in tenders}
+    # mean 0.25: bid 0.25 × 0.81, offer 0.25 / 0.81; 90 kWh of room above, 80 below
+    assert got[HOURS[0], Side.BUY] == (D("0.2025"), D(75))
+    assert got[HOURS[1], Side.BUY][1] < 25  # what is left after the cheapest hour
+    assert got[HOURS[3], Side.SELL][0] == D("0.308642")
+    assert 71.99 < got[HOURS[3], Side.SELL][1] <= 72  # 80 kWh at √0.81: all to the dearest
+    assert (HOURS[1], Side.SELL) not in got and (HOURS[2], Side.SELL) not in got
 
 
 def test_battery_never_plans_beyond_its_soc_limits() -> None:

@@ -176,3 +176,32 @@ def test_battery_never_leaves_its_soc_limits_over_24_hours_of_5_minute_rounds(se
         socs.append(soc)
         assert float(prefs.reserve_kwh) <= soc <= float(prefs.soc_max_kwh), f"step {step}"
     assert max(socs) - min(socs) > 50, "the battery actually cycles"
+
+
+def test_islanded_round_carries_critical_loads_on_local_supply_and_sheds_the_rest() -> None:
+    market = Micromarket(tiers=[HorizonTier(HOUR, HOUR)], band=BAND)
+    hour = Interval(T0, HOUR)
+    prefs = BatteryPreferences(
+        capacity_kwh=D(200),
+        soc_min_kwh=D(10),
+        soc_max_kwh=D(190),
+        max_charge_kw=D(75),
+        max_discharge_kw=D(20),
+        round_trip_efficiency=D(1),
+        reserve_kwh=D(100),
+    )
+    battery = Battery("bat", prefs, BAND)
+    plug = CriticalLoad("plug", CriticalLoadPreferences(rated_kw=D(30), priority=5), BAND)
+    participants = [
+        BoundAgent(battery, BatteryState(D(60), islanded=True), {hour: D(5)}),
+        BoundAgent(PvArray("pv", PvPreferences(rated_kw=D(60)), BAND), None, {hour: D(10)}),
+        BoundAgent(_load("it"), None, {hour: D(18)}),
+        BoundAgent(plug, None, {hour: D(25)}),
+    ]
+    result = market.clear_round(T0, participants, islanded=True).result(hour)
+    assert result.price == BAND.cap and result.net_import_kw == 0
+    assert market.book.position("it", hour) == -18, "critical load fully served"
+    assert market.book.position("plug", hour) == -12
+    [shed] = result.shed
+    assert (shed.party, shed.shed_kw) == ("plug", D(13))
+    assert market.book.position("bat", hour) == 20, "the island may use the reserve"
