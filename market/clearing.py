@@ -121,7 +121,6 @@ class ExternalTenders:
     export_price: Decimal
     import_limit_kw: Decimal
     export_limit_kw: Decimal
-    party: str = "external"
 
     def __post_init__(self) -> None:
         if self.import_limit_kw < 0 or self.export_limit_kw < 0:

@@ -45,6 +45,7 @@ def test_tie_at_the_margin_is_shared_pro_rata() -> None:
     result = clear([buy("A", "0.30", "10"), sell("B", "0.20", "6"), sell("C", "0.20", "9")], HOUR)
     assert result.price == D("0.20")
     assert fills(result) == {"A": D(10), "B": D(4), "C": D(6)}
+    assert result.accepted_kw("C") == 6 and result.accepted_kw("nobody") == 0
 
 
 def test_pro_rata_remainder_goes_by_tender_id_to_the_micro_kw() -> None:
