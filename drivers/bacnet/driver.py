@@ -250,6 +250,7 @@ class BacnetDriver:
                               "the write was not sent", device_id=self.device_id,
                               point=point, address=target.object, code="unreachable")
         await self._write_wire(target, value, self.priority if target.commandable else None)
+        self._cov_values.pop(point, None)  # read our write back until its notification comes
         if target.commandable:
             self._commanded[point] = until
         else:
@@ -264,6 +265,7 @@ class BacnetDriver:
         except BacnetRequestError as err:
             raise self._write_error(target, err) from None
         self._commanded.pop(point, None)
+        self._cov_values.pop(point, None)
 
     async def _write_wire(self, point: BacnetPoint, value: Any, priority: int | None) -> None:
         stack = self._require_stack()
