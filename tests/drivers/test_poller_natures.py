@@ -53,8 +53,8 @@ async def test_poller_cycles_on_the_clock_and_marks_stale(clock: ManualClock) ->
             await clock.advance(1.0)
             await waiter
             assert meter.power_kw.value == -2.5
-            # no poll for more than 3 intervals (clock jumps; the poll task sleeps): STALE
-            clock._elapsed += 3.5
+            await poller.stop()  # no more polls: 3.5 intervals later the value is STALE
+            await clock.advance(3.5)
             assert meter.power_kw.quality is Quality.STALE
             assert meter.power_kw.value == -2.5  # visible, never silently fresh
 
@@ -100,7 +100,7 @@ async def test_natures_read_and_command_the_demo_site(repo_root: Path, tmp_path:
                                                 current_limit_a=16.0)
     async with SiteDevices(site, building, clock, tcp_port_zero=True, serial_dir=tmp_path,
                            operate_s=0.01) as rig:
-        assert rig.serial_ports == {"../../state/demo/rs485-ev": str(tmp_path / "rs485-ev")}
+        assert list(rig.serial_ports.values()) == [str(tmp_path / "rs485-ev")]
         poller = Poller(clock)
         for device in site.config.devices:
             connection = device.connection
