@@ -10,6 +10,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 import pytest_asyncio
 
 from drivers.base import DriverError, FaultLevel, Quality, Reading, WriteRejected
-from drivers.clock import RealClock
+from drivers.clock import ManualClock, RealClock
 from drivers.connection import OpcuaConnection
 from drivers.opcua.driver import OpcuaDriver
 from drivers.opcua.local import ServerSecurity
@@ -300,3 +301,37 @@ async def _wait_for(changes: asyncio.Queue[tuple[str, Reading]], point: str,
             name, reading = await changes.get()
             if name == point and reading.value == value:
                 return
+
+
+async def test_reconnect_attempts_back_off_and_build_a_fresh_session(
+        battery: Battery, drivers: list[OpcuaDriver]) -> None:
+    attempts = 0
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal attempts
+        attempts += 1
+        writer.close()
+
+    listener = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    clock = ManualClock(datetime(2026, 7, 1, tzinfo=UTC))
+    driver = OpcuaDriver("battery", battery.connection(endpoint=f"opc.tcp://127.0.0.1:{port}/x"),
+                         battery_profile(), clock, base_dir=battery.pki, timeout_s=1.0,
+                         reconnect_initial_s=1.0, reconnect_max_s=4.0)
+    drivers.append(driver)
+    seen = []
+    try:
+        await driver.start()
+        for step in (0.5, 0.5, 1.0, 1.0, 2.0, 4.0, 4.0):
+            seen.append(attempts)
+            await clock.advance(step)
+            await driver.poll()
+        seen.append(attempts)
+    finally:
+        await driver.stop()
+        listener.close()
+        await listener.wait_closed()
+
+    assert driver.fault is not None and driver.fault.code == "unreachable"
+    # attempts at t = 0 (start), 1, 3, 9 and 13 s: waits of 1, 2, 4 and 4 s (the cap)
+    assert seen == [1, 1, 2, 2, 3, 3, 4, 5]
