@@ -90,10 +90,6 @@ def run(args: argparse.Namespace) -> int:
     except (SiteNotSimulable, ValueError) as err:
         print(f"hil: {err}", file=sys.stderr)
         return EXIT_INVALID
-    except OSError as err:
-        print(f"hil: cannot start the simulated building: {err}; is another rig or a real "
-              "device server using the site's ports?", file=sys.stderr)
-        return EXIT_CANNOT_START
 
 
 async def _serve(site: Site, scenario: Scenario, args: argparse.Namespace) -> int:
@@ -105,7 +101,14 @@ async def _serve(site: Site, scenario: Scenario, args: argparse.Namespace) -> in
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with rig:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(rig)
+            except (OSError, RuntimeError) as err:
+                # pymodbus reports a busy address as RuntimeError, the others as OSError
+                print(f"hil: cannot start the simulated building: {err}; is another rig or "
+                      "a real device server using the site's ports?", file=sys.stderr)
+                return EXIT_CANNOT_START
             timeline = rig.timeline
             print(f"hil: {site.config.site.name!r}: scenario {timeline.name!r} from "
                   f"{timeline.start.isoformat()} for {timeline.duration_s:g} s at "

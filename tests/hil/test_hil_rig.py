@@ -168,3 +168,16 @@ async def test_physics_reaches_the_wire_and_setpoints_come_back_through_modbus(
             await pv.stop()
             await meter.stop()
     await asyncio.get_running_loop().shutdown_default_executor()
+
+
+def test_hil_command_exits_2_when_a_port_is_taken(site: PrivateSite, tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", site.tcp_ports[0]))  # the PCC meters' Modbus port
+        squatter.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "hil", "--config", str(site.path)],
+            capture_output=True, text=True, timeout=45, check=False, cwd=tmp_path,
+        )
+    assert result.returncode == 2, result.stderr
+    assert "cannot start the simulated building" in result.stderr
+    assert result.stdout == ""
