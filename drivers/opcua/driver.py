@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -95,6 +96,7 @@ class OpcuaDriver:
         self._next_attempt = 0.0
         self._delay_s = reconnect_initial_s
         self._listeners: list[ChangeListener] = []
+        self._connecting = asyncio.Lock()
         self._stopped = False
 
     @staticmethod
@@ -205,6 +207,12 @@ class OpcuaDriver:
 
     async def _connect(self) -> bool:
         """Build a fresh session unless the back-off says wait; True when connected."""
+        async with self._connecting:  # a poll and a write must not build two sessions
+            if self._session is not None:
+                return True
+            return await self._open_session()
+
+    async def _open_session(self) -> bool:
         if self.clock.monotonic() < self._next_attempt:
             return False
         session = OpcuaSession(self.endpoint, security=self.security, user=self.user,
