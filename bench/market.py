@@ -102,11 +102,34 @@ def _mix(rng: random.Random, intervals: list[Interval]) -> list[Participant]:
     return out
 
 
-def full_round() -> None:
-    rng = random.Random(7)
+def _setup() -> tuple[list[Interval], list[Participant], ExternalTenders]:
     intervals = horizon_intervals(NOW, TIERS)
-    participants = _mix(rng, intervals)
-    grid = ExternalTenders(D("0.25"), D("0.05"), D(100_000), D(50_000))
+    participants = _mix(random.Random(7), intervals)
+    return intervals, participants, ExternalTenders(D("0.25"), D("0.05"), D(100_000), D(50_000))
+
+
+def full_round() -> None:
+    """The whole round through the public entry point, then a steady-state round."""
+    _, participants, grid = _setup()
+    market = Micromarket(tiers=TIERS, band=BAND)
+    first = _timed(
+        "FULL ROUND: tenders → clearing → transactions → positions",
+        lambda: market.clear_round(NOW, participants, external=lambda iv: grid),
+    )
+    assert first is not None
+    print(f"{'':<58} {len(first.transactions):10d} transactions")  # type: ignore[attr-defined]
+    later = NOW + timedelta(minutes=5)
+    steady = _timed(
+        "steady round 5 min later (agents tender differences only)",
+        lambda: market.clear_round(later, participants, external=lambda iv: grid),
+    )
+    assert steady is not None
+    print(f"{'':<58} {len(steady.transactions):10d} transactions")  # type: ignore[attr-defined]
+
+
+def round_breakdown() -> None:
+    """The same first round step by step, to show where the time goes."""
+    intervals, participants, grid = _setup()
 
     def collect() -> dict[Interval, list[Tender]]:
         by_interval: dict[Interval, list[Tender]] = {iv: [] for iv in intervals}
@@ -115,40 +138,27 @@ def full_round() -> None:
                 by_interval[t.interval].append(t)
         return by_interval
 
-    books = _timed("round: tenders from 10,000 agents × 24 intervals", collect)
+    books = _timed("  step: tenders from 10,000 agents × 24 intervals", collect)
     assert isinstance(books, dict)
     count = sum(len(b) for b in books.values())
     print(f"{'':<58} {count:10d} tenders")
     results = _timed(
-        "round: clear 24 intervals (price + fills)",
+        "  step: clear 24 intervals (price + fills)",
         lambda: [clear(books[iv], iv, external=grid) for iv in intervals],
     )
     assert isinstance(results, list)
     txs = _timed(
-        "round: build transactions",
+        "  step: build transactions",
         lambda: [t for r in results for t in r.transactions],
     )
     assert isinstance(txs, list)
-    print(f"{'':<58} {len(txs):10d} transactions")
     market = Micromarket(tiers=TIERS, band=BAND)
 
     def book_all() -> None:
         for t in txs:
             market.book.add(t)
 
-    _timed("round: book positions", book_all)
-    market = Micromarket(tiers=TIERS, band=BAND)
-    _timed(
-        "FULL ROUND: Micromarket.clear_round (all of the above)",
-        lambda: market.clear_round(NOW, participants, external=lambda iv: grid),
-    )
-    later = NOW + timedelta(minutes=5)
-    steady = _timed(
-        "steady round 5 min later (agents tender differences only)",
-        lambda: market.clear_round(later, participants, external=lambda iv: grid),
-    )
-    assert steady is not None
-    print(f"{'':<58} {len(steady.transactions):10d} transactions")  # type: ignore[attr-defined]
+    _timed("  step: book positions", book_all)
 
 
 def one_interval() -> None:
@@ -202,3 +212,4 @@ if __name__ == "__main__":
     print(f"Python {sys.version.split()[0]}, peak RSS at start {_peak_rss_mb():.1f} MB")
     one_interval()
     full_round()
+    round_breakdown()
