@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import Rig, udp_port
+from bacnet_rig import Rig, udp_port
 from ruamel.yaml import YAML
 
 from drivers.bacnet.discover import discover, profile_document

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from conftest import Rig, udp_port, variant, vav_profile
+from bacnet_rig import Rig, udp_port, variant, vav_profile
 
 from drivers.bacnet.driver import BacnetDriver, check_priority
 from drivers.base import DriverError, FaultLevel, Quality, Reading, WriteRejected

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Rig
+from bacnet_rig import Rig
 
 from drivers.base import Quality
 
