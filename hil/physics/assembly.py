@@ -116,7 +116,7 @@ def build_physics(
         elif device.nature == "ev_charger":
             chargers.append(EvCharger(
                 values, _float(agent.max_power_kw, DEFAULT_RATED_KW["ev_charger"]),
-                timeline.ev_sessions if not chargers else (), timeline.start,
+                timeline.ev_sessions if not chargers else (), timeline.start, nominal_v,
             ))
         profile = site.profiles.get(device.id)
         if profile is not None:

@@ -3,9 +3,10 @@
 Vehicles arrive with the energy their drivers ask for and a departure time. The charger
 serves one vehicle at a time, in arrival order; when a vehicle is full the site attendant
 moves the plug to the next waiting one, and a vehicle that leaves unserved takes its
-shortfall with it. Charging power follows the per-phase current limit (32 A = full
-power). Once a client has written the limit, silence for ``fallback_timeout_s`` makes the
-charger fall back to 0 A, as the real wallbox does when its controller goes quiet.
+shortfall with it. Charging power is three phases at the per-phase current limit,
+3 × V_line-to-neutral × I, capped at the charger's rating (32 A at most). Once a client
+has written the limit, silence for ``fallback_timeout_s`` makes the charger fall back to
+0 A, as the real wallbox does when its controller goes quiet.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ class EvCharger:
         max_power_kw: float,
         sessions: tuple[EvSession, ...],
         start: datetime,
+        nominal_voltage_v: float,
     ) -> None:
         self.device = device
         self.max_power_kw = max_power_kw
+        self._kw_per_amp = 3.0 * nominal_voltage_v / 1000.0
         self.sessions = sorted(sessions, key=lambda s: (s.arrival_s, s.departure_s))
         self.delivered_kwh = [0.0] * len(self.sessions)
         self._start_epoch = start.timestamp()
@@ -81,7 +84,7 @@ class EvCharger:
         current = min(max(current, 0.0), FULL_CURRENT_A)
         session = self.sessions[self._active]
         remaining_kwh = session.energy_kwh - self.delivered_kwh[self._active]
-        power = self.max_power_kw * current / FULL_CURRENT_A
+        power = min(self.max_power_kw, self._kw_per_amp * current)
         self.demand_kw = min(power, remaining_kwh * 3600.0 / dt)
         return self.demand_kw
 

@@ -226,8 +226,13 @@ def test_ev_current_limit_scales_power_and_falls_back_when_the_controller_is_sil
     ev.client_write("fallback_timeout_s", 60)
     ev.client_write("current_limit_a", 16.0)
     physics.run(30)
-    assert ev["power_kw"] == pytest.approx(11.0)
-    physics.run(60)
+    assert ev["power_kw"] == pytest.approx(3 * 277 * 16 / 1000)  # 13.3 kW on a 277 V service
+    ev.client_write("current_limit_a", 32.0)
+    physics.run(1)
+    assert ev["power_kw"] == pytest.approx(22.0)  # the charger's rating caps it
+    physics.run(59)
+    assert ev["power_kw"] == pytest.approx(22.0)
+    physics.run(2)
     assert ev["current_limit_a"] == 0.0 and ev["power_kw"] == 0.0
 
 
