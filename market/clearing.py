@@ -25,7 +25,8 @@ integer micro-units, runs the auction and turns fills into TeMIX transactions.
   pro rata and reported as :class:`Curtailment`. Accepted buys always equal accepted sells
   plus net import, so the market never reports a balance it cannot deliver.
 - An all-or-none tender is never filled in part: if the auction would, the tender is
-  withdrawn and the interval cleared again (repeated until no all-or-none tender is split).
+  withdrawn and the interval cleared again (repeated until no all-or-none tender is split);
+  a withdrawn all-or-none buy at the cap is reported as shed in full.
 - With ``now`` given, tenders expired at ``now`` are left out and transactions carry
   ``executed_at=now``.
 """
@@ -334,16 +335,34 @@ def _run(book: _Book, floor_u: int, cap_u: int) -> AuctionOutcome:
     )
 
 
-def _split_all_or_none(book: _Book, outcome: AuctionOutcome) -> set[str]:
+def _split_all_or_none(
+    book: _Book, buy_fills: Mapping[int, int], sell_fills: Mapping[int, int]
+) -> set[str]:
     split: set[str] = set()
     for tenders, qty, fills in (
-        (book.buys, book.buy_qty, outcome.buy_fills),
-        (book.sells, book.sell_qty, outcome.sell_fills),
+        (book.buys, book.buy_qty, buy_fills),
+        (book.sells, book.sell_qty, sell_fills),
     ):
         for i, q in fills.items():
             if i < len(tenders) and tenders[i].all_or_none and q < qty[i]:
                 split.add(tenders[i].tender_id)
     return split
+
+
+def _allocate(
+    book: _Book, outcome: AuctionOutcome, priorities: Mapping[str, int], cap_u: int
+) -> tuple[dict[int, int], list[ShedDecision]]:
+    """Buy fills after rationing the cap level by priority, and the shed decisions."""
+    buy_fills = dict(outcome.buy_fills)
+    level, amount = outcome.buy_level
+    if outcome.price != cap_u or not level or amount >= sum(book.buy_qty[i] for i in level):
+        return buy_fills, []
+    served = _ration_by_priority(book, level, amount, priorities)
+    for i in level:
+        buy_fills.pop(i, None)
+        if served[i]:
+            buy_fills[i] = served[i]
+    return buy_fills, _shed_decisions(book, level, served, priorities)
 
 
 def clear(
@@ -364,43 +383,39 @@ def clear(
     floor_u, cap_u = price_units(price_floor, round_up=True), price_units(price_cap)
     buys, sells = _check(tenders, interval, operator, now)
     ext = None if islanded else external
+    priorities = priorities or {}
+    withdrawn: list[Tender] = []
     while True:
         book = _book(buys, sells, ext)
         outcome = _run(book, floor_u, cap_u)
-        split = _split_all_or_none(book, outcome)
+        buy_fills, shed = _allocate(book, outcome, priorities, cap_u)
+        split = _split_all_or_none(book, buy_fills, outcome.sell_fills)
         if not split:
             break
+        withdrawn += [t for t in buys if t.tender_id in split and t.price >= price_cap]
         buys = [t for t in buys if t.tender_id not in split]
         sells = [t for t in sells if t.tender_id not in split]
-    return _result(
-        book, outcome, interval, islanded, priorities or {}, operator, now, floor_u, cap_u
-    )
+    shed += [
+        ShedDecision(t.tender_id, t.party, priorities.get(t.party, 0), t.quantity, Decimal(0))
+        for t in withdrawn
+    ]
+    curtailed = _curtailments(book, outcome) if outcome.price == floor_u else []
+    return _result(book, outcome, buy_fills, shed, curtailed, interval, islanded, operator, now)
 
 
 def _result(
     book: _Book,
     outcome: AuctionOutcome,
+    buy_fills: dict[int, int],
+    shed: list[ShedDecision],
+    curtailed: list[Curtailment],
     interval: Interval,
     islanded: bool,
-    priorities: Mapping[str, int],
     operator: str,
     now: datetime | None,
-    floor_u: int,
-    cap_u: int,
 ) -> ClearingResult:
     n_buys, n_sells = len(book.buys), len(book.sells)
-    buy_fills = dict(outcome.buy_fills)
     sell_fills = dict(outcome.sell_fills)
-    shed: list[ShedDecision] = []
-    level, amount = outcome.buy_level
-    if outcome.price == cap_u and level and amount < sum(book.buy_qty[i] for i in level):
-        served = _ration_by_priority(book, level, amount, priorities)
-        for i in level:
-            buy_fills.pop(i, None)
-            if served[i]:
-                buy_fills[i] = served[i]
-        shed = _shed_decisions(book, level, served, priorities)
-    curtailed = _curtailments(book, outcome) if outcome.price == floor_u else []
     export_u = buy_fills.pop(n_buys, 0)
     import_u = sell_fills.pop(n_sells, 0)
     buys, sells = book.buys, book.sells

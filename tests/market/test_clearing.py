@@ -161,6 +161,18 @@ def test_all_or_none_tender_is_never_split() -> None:
     assert fills(whole) == {"A": D(6), "B": D(6)}
 
 
+def test_all_or_none_load_that_rationing_would_split_is_shed_whole() -> None:
+    book = [
+        buy("K", "10", "18"),
+        buy("P", "10", "20", all_or_none=True),
+        sell("PV", "0", "15"),
+        sell("BAT", "0.20", "10"),
+    ]
+    result = clear(book, HOUR, islanded=True, priorities={"K": 100, "P": 10})
+    assert fills(result) == {"K": D(18), "PV": D(15), "BAT": D(3)}
+    assert [(d.party, d.served_kw, d.shed_kw) for d in result.shed] == [("P", 0, D(20))]
+
+
 def test_expired_tenders_are_left_out() -> None:
     now = HOUR.start - timedelta(minutes=1)
     stale = buy("A", "0.30", "10", expires=now - timedelta(seconds=1))

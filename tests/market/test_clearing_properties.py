@@ -25,7 +25,12 @@ def books(draw: st.DrawFn) -> tuple[list[Tender], ExternalTenders | None, dict[s
     for n in range(count):
         side = draw(st.sampled_from([Side.BUY, Side.SELL]))
         party = f"p{draw(st.integers(min_value=0, max_value=8))}"
-        tenders.append(tender(f"t{n}", side, draw(prices), draw(quantities), party=party))
+        all_or_none = n % 4 == 3 and draw(st.booleans())
+        tenders.append(
+            tender(
+                f"t{n}", side, draw(prices), draw(quantities), party=party, all_or_none=all_or_none
+            )
+        )
     external = None
     if draw(st.booleans()):
         export_c = draw(st.integers(min_value=0, max_value=150))
@@ -92,12 +97,15 @@ def test_clearing_respects_prices_balances_and_trades_the_most(book, islanded: b
     for tender_id, quantity in accepted.items():
         t = by_id[tender_id]
         assert 0 < quantity <= t.quantity
+        assert quantity == t.quantity or not t.all_or_none, "all-or-none never split"
         if t.side is Side.BUY:
             assert t.price >= result.price, "no accepted buy above its price"
         else:
             assert t.price <= result.price, "no accepted sell below its price"
     for t in tenders:
         filled = accepted.get(t.tender_id, Decimal(0))
+        if t.all_or_none:
+            continue
         if t.side is Side.BUY and _clamped(t) > result.price:
             assert filled == t.quantity, "a buy above the price is filled in full"
         if t.side is Side.SELL and _clamped(t) < result.price:
@@ -107,8 +115,9 @@ def test_clearing_respects_prices_balances_and_trades_the_most(book, islanded: b
     assert bought + result.export_kw == sold + result.import_kw
     if islanded:
         assert result.import_kw == result.export_kw == 0
-    volume = bought + result.export_kw
-    assert volume == _naive_volume(tenders, None if islanded else external)
+    if not any(t.all_or_none for t in tenders):
+        volume = bought + result.export_kw
+        assert volume == _naive_volume(tenders, None if islanded else external)
 
 
 @settings(max_examples=300, deadline=None)
@@ -117,13 +126,17 @@ def test_rationing_never_sheds_a_higher_priority_before_a_lower_one(book) -> Non
     tenders, _, priorities = book
     result = _run(book, islanded=True)
     accepted = _accepted(result)
-    shed_priorities = [d.priority for d in result.shed if d.shed_kw > 0]
+    by_id = {t.tender_id: t for t in tenders}
+    shed_priorities = [
+        d.priority for d in result.shed if d.shed_kw > 0 and not by_id[d.tender_id].all_or_none
+    ]
     if not shed_priorities:
         return
     assert result.price == CAP
     highest_shed = max(shed_priorities)
     for t in tenders:
-        if t.side is Side.BUY and t.price >= CAP and priorities[t.party] < highest_shed:
+        lower = priorities[t.party] < highest_shed
+        if t.side is Side.BUY and t.price >= CAP and lower and not t.all_or_none:
             assert t.tender_id not in accepted, f"{t.tender_id} served before a higher priority"
     for d in result.shed:
         assert d.served_kw == accepted.get(d.tender_id, Decimal(0))
