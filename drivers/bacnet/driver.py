@@ -169,7 +169,8 @@ class BacnetDriver:
         stack = self._require_stack()
         if self._cov and self.clock.monotonic() >= self._cov_renew_at:
             await self._subscribe_cov()
-        live = {name for name in self._cov if name in self._cov_values}
+        # A snapshot: a write while the read below is in flight drops its COV value.
+        live = {name: self._cov_values[name] for name in self._cov if name in self._cov_values}
         polled = [p for p in self.profile.points if p.name not in live]
         refs = [(p.object, p.property) for p in polled]
         if not refs:
@@ -192,8 +193,8 @@ class BacnetDriver:
                 problems.append(f"{point.name} ({point.object} {point.property}): {value.reason}")
             else:
                 readings[point.name] = Reading(self._engineering(point, value), Quality.GOOD, now)
-        for name in live:
-            readings[name] = Reading(self._cov_values[name].value, Quality.GOOD, now)
+        for name, cov in live.items():
+            readings[name] = Reading(cov.value, Quality.GOOD, now)
         if problems:
             self._faults.raise_fault(
                 FaultLevel.WARNING, "point_error",
