@@ -119,9 +119,11 @@ class GpioSimulator:
                 pin.drive_low()
 
     async def _sync_loop(self) -> None:
+        # a real-time scan of the state (DeviceState.set does not notify): a fast
+        # ScaledClock must not turn it into a busy loop, a ManualClock must not stop it
         while True:
             self.sync()
-            await self._clock.sleep(SYNC_PERIOD_S)
+            await asyncio.sleep(SYNC_PERIOD_S)
 
     # -- output pins -> state -----------------------------------------------------------
 

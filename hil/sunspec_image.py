@@ -39,9 +39,3 @@ def sunspec_registers(profile: ModbusProfile, unit: int, serial_number: str) -> 
             registers[common.data_address + 64] = unit
     return registers
 
-
-def chain_span(profile: ModbusProfile) -> range:
-    """Every register address the device's SunSpec image covers, marker to end marker."""
-    assert profile.sunspec is not None
-    chain = sunspec.layout_map(profile.sunspec)
-    return range(chain.base, chain.end)

@@ -42,8 +42,6 @@ EXCEPTION_NAMES = {
     10: "gateway path unavailable",
     11: "gateway target did not respond",
 }
-MAX_REGISTERS_PER_READ = 125
-MAX_BITS_PER_READ = 2000
 
 
 @dataclass(frozen=True)

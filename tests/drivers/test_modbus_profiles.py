@@ -13,6 +13,7 @@ from drivers.base import Quality, WriteRejected
 from drivers.clock import ManualClock
 from drivers.factory import build_driver
 from drivers.modbus.driver import ModbusDriver
+from drivers.profile import ModbusProfile
 from hil.modbus_server import ModbusTcpSimulator, ModbusUnit
 from hil.state import DeviceState
 from tests.drivers.conftest import modbus_profile, tcp
@@ -133,4 +134,49 @@ async def test_writes_are_range_checked_before_the_wire(point: str, value: float
         if code == "out_of_range":
             assert "0.0..32.0" in str(caught.value)
         assert writes == []
+        await driver.stop()
+
+
+def _every_type_profile() -> ModbusProfile:
+    points = [
+        {"name": "alarm_bits", "address": 0, "type": "bitfield32"},
+        {"name": "power_kw", "address": 2, "type": "float32", "word_order": "little",
+         "unit": "kW", "access": "rw", "minimum": -100, "maximum": 100},
+        {"name": "energy_kwh", "address": 4, "type": "int64", "scale": 0.001, "unit": "kWh"},
+        {"name": "counter_kwh", "address": 8, "type": "acc64", "scale": 0.1},
+        {"name": "setpoint_kw", "address": 12, "type": "int32", "word_order": "little",
+         "scale": 0.01, "access": "rw", "minimum": -50, "maximum": 50},
+        {"name": "frequency_hz", "address": 14, "type": "float64"},
+        {"name": "model_name", "address": 18, "type": "string", "length": 4},
+        {"name": "voltage_v", "address": 0, "table": "input", "type": "uint16", "scale": 0.1},
+        {"name": "temperature_c", "address": 1, "table": "input", "type": "int16",
+         "scale": 0.1},
+        {"name": "run", "address": 0, "table": "coil", "type": "bool", "access": "rw"},
+        {"name": "door_open", "address": 3, "table": "discrete", "type": "bool"},
+    ]
+    return ModbusProfile.model_validate({"name": "every-type", "description": "test",
+                                         "nature": "load", "protocol": "modbus",
+                                         "points": points})
+
+
+async def test_every_table_type_and_word_order_round_trips(clock: ManualClock) -> None:
+    profile = _every_type_profile()
+    values = {"alarm_bits": 0x80000001, "power_kw": -12.5, "energy_kwh": 123456789.012,
+              "counter_kwh": 42.5, "setpoint_kw": -7.25, "frequency_hz": 59.999,
+              "model_name": "HX-9", "voltage_v": 230.4, "temperature_c": -5.5, "run": True,
+              "door_open": True}
+    state = DeviceState("plain", dict(values))
+    async with ModbusTcpSimulator({1: ModbusUnit(profile, state)}) as server:
+        driver = build_driver("plain", tcp(server.port), profile, clock)
+        assert isinstance(driver, ModbusDriver)
+        readings = await driver.poll()
+        assert {b.table for b in driver.blocks} == {"holding", "input", "coil", "discrete"}
+        for point, expected in values.items():
+            assert readings[point].value == pytest.approx(expected), point
+        await driver.write("setpoint_kw", 12.34)
+        await driver.write("power_kw", 99.5)
+        await driver.write("run", False)
+        assert (state["setpoint_kw"], state["power_kw"], state["run"]) == (12.34, 99.5, False)
+        with pytest.raises(WriteRejected):
+            await driver.write("door_open", False)
         await driver.stop()
