@@ -162,8 +162,8 @@ def check_write(profile: Profile, device_id: str, point_name: str,
 class FaultTracker:
     """The current fault of one device; logs once when a fault starts and once when it clears.
 
-    A change of cause (timeout → exception) while faulted is logged once too, so the log
-    shows what the device is doing without repeating itself every poll.
+    While the device stays faulted, a change of cause (timeout -> unreachable) updates the
+    fault record quietly (DEBUG); only an escalation from WARNING to ERROR is logged again.
     """
 
     def __init__(self, device_id: str) -> None:
@@ -176,7 +176,12 @@ class FaultTracker:
             return
         since = current.since if current is not None else now
         self.fault = DeviceFault(self.device_id, level, code, message, since)
-        log_at = logging.ERROR if level is FaultLevel.ERROR else logging.WARNING
+        escalated = current is not None and current.level is FaultLevel.WARNING and \
+            level is FaultLevel.ERROR
+        if current is None or escalated:
+            log_at = logging.ERROR if level is FaultLevel.ERROR else logging.WARNING
+        else:
+            log_at = logging.DEBUG
         log.log(log_at, "device %s: %s (%s)", self.device_id, message, code)
 
     def clear(self) -> None:

@@ -189,3 +189,25 @@ async def test_sunspec_device_without_marker_is_a_fault(clock: ManualClock) -> N
         assert driver.fault is not None and driver.fault.code == "not_sunspec"
         assert "SunS" in driver.fault.message
         await driver.stop()
+
+
+async def test_server_gone_mid_run_then_back(clock: ManualClock,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """The whole device (its TCP server) goes away and comes back on the same port: the
+    driver builds a fresh connection and recovers."""
+    caplog.set_level(logging.INFO)
+    profile = modbus_profile(EV)
+    state = DeviceState("ev", {"power_kw": 4.0})
+    server = ModbusTcpSimulator({1: ModbusUnit(profile, state)})
+    await server.start()
+    driver = build_driver("ev", tcp(server.port), profile, clock)
+    assert (await driver.poll())["power_kw"].value == 4.0
+    await server.stop()
+    for _ in range(3):
+        assert (await driver.poll())["power_kw"].quality is Quality.BAD
+    assert driver.fault is not None and driver.fault.code in ("unreachable", "timeout")
+    assert len(_errors(caplog, "ev")) == 1
+    async with ModbusTcpSimulator({1: ModbusUnit(profile, state)}, port=server.port):
+        assert (await driver.poll())["power_kw"].value == 4.0
+        assert driver.fault is None and len(_recoveries(caplog, "ev")) == 1
+        await driver.stop()
