@@ -19,7 +19,8 @@ of the agents' positions, i.e. imports − exports, which the trader squares out
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -28,7 +29,7 @@ from typing import Protocol, runtime_checkable
 
 from market.agents.base import DEFAULT_BAND, BoundAgent, Participant, PriceBand
 from market.clearing import DEFAULT_OPERATOR, ClearingResult, ExternalTenders, clear
-from market.temix import Interval, IntervalError, PositionBook, Tender, Transaction
+from market.temix import Interval, IntervalError, PositionBook, Side, Tender, Transaction
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -114,6 +115,94 @@ class RoundResult:
 
 ExternalSource = Callable[[Interval], ExternalTenders | None]
 
+_ZERO = Decimal(0)
+
+
+class _HorizonIndex:
+    """The intervals of one round, found by identity first (agents hand back the same
+    objects) and by equality otherwise — cheaper than hashing thousands of intervals."""
+
+    def __init__(self, intervals: Sequence[Interval]) -> None:
+        self.intervals = list(intervals)
+        self.starts = [iv.start_us for iv in self.intervals]
+        self.ends = [s + iv.duration_us for s, iv in zip(self.starts, self.intervals, strict=True)]
+        self._by_id = {id(iv): j for j, iv in enumerate(self.intervals)}
+
+    def find(self, interval: Interval) -> int | None:
+        j = self._by_id.get(id(interval))
+        if j is not None and self.intervals[j] is interval:
+            return j
+        for j, candidate in enumerate(self.intervals):
+            if candidate == interval:
+                return j
+        return None
+
+
+class _HorizonPositions(Mapping[Interval, Decimal]):
+    """One party's positions on the intervals of a round (a read-only mapping)."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: _HorizonIndex, values: list[Decimal]) -> None:
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, interval: Interval) -> Decimal:
+        j = self._index.find(interval)
+        if j is None:
+            raise KeyError(interval)
+        return self._values[j]
+
+    def __iter__(self) -> Iterator[Interval]:
+        return iter(self._index.intervals)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+class _TradedIndex:
+    """Net kW per party per exact traded interval: reads a party's whole horizon in one pass.
+
+    A derived copy of what the :class:`~market.temix.PositionBook` sums (which stays the
+    book of record), because asking the book interval by interval for every agent of a
+    large market dominates a round.
+    """
+
+    def __init__(self) -> None:
+        self._net: dict[str, dict[tuple[int, int], Decimal]] = {}
+
+    def add(self, transaction: Transaction) -> None:
+        signed = transaction.quantity if transaction.side is Side.SELL else -transaction.quantity
+        start = transaction.interval.start_us
+        key = (start, start + transaction.interval.duration_us)
+        for party, kw in ((transaction.party, signed), (transaction.counterparty, -signed)):
+            net = self._net.setdefault(party, {})
+            net[key] = net.get(key, _ZERO) + kw
+
+    def forget_before(self, instant_us: int) -> None:
+        for party in list(self._net):
+            net = self._net[party]
+            for key in [k for k in net if k[1] <= instant_us]:
+                del net[key]
+            if not net:
+                del self._net[party]
+
+    def horizon(self, party: str, index: _HorizonIndex) -> list[Decimal] | None:
+        """Positions on every interval of ``index`` (None when the party holds nothing)."""
+        net = self._net.get(party)
+        if not net:
+            return None
+        starts, ends = index.starts, index.ends
+        count = len(starts)
+        values = [_ZERO] * count
+        for (start, end), kw in net.items():
+            j = bisect_left(starts, start)
+            while j < count and starts[j] < end:
+                if ends[j] <= end:
+                    values[j] += kw
+                j += 1
+        return values
+
 
 class Micromarket:
     """The market operator's book: clears rounds over a rolling horizon."""
@@ -132,10 +221,12 @@ class Micromarket:
         self.band = band
         self.book = PositionBook()
         self.transactions: list[Transaction] = []
+        self._traded = _TradedIndex()
 
     def add_transaction(self, transaction: Transaction) -> None:
         """Book a transaction made outside the auction (e.g. an option exercise)."""
         self.book.add(transaction)
+        self._traded.add(transaction)
         self.transactions.append(transaction)
 
     def transactions_covering(self, interval: Interval) -> list[Transaction]:
@@ -150,18 +241,20 @@ class Micromarket:
         kept = [t for t in self.transactions if t.interval.end > instant]
         dropped = len(self.transactions) - len(kept)
         self.transactions = kept
+        self._traded.forget_before(Interval(instant, _INSTANT).start_us)
         return dropped
 
-    def positions(
-        self, party: str, intervals: Sequence[Interval], traded: frozenset[str] | None = None
-    ) -> Mapping[Interval, Decimal]:
-        """A party's position on each interval (empty when it never traded).
+    def positions(self, party: str, intervals: Sequence[Interval]) -> Mapping[Interval, Decimal]:
+        """A party's position on each interval (empty when it holds nothing).
 
-        ``traded``: the book's parties, when the caller already has them (one round).
+        Intervals that ended before the last :meth:`forget_before` read as zero here; ask
+        :attr:`book` for those.
         """
-        if party not in (self.book.parties if traded is None else traded):
-            return {}
-        return {iv: self.book.position(party, iv) for iv in intervals}
+        return self._positions(party, _HorizonIndex(intervals))
+
+    def _positions(self, party: str, index: _HorizonIndex) -> Mapping[Interval, Decimal]:
+        values = self._traded.horizon(party, index)
+        return {} if values is None else _HorizonPositions(index, values)
 
     def net_import_kw(self, interval: Interval) -> Decimal:
         """The building's net position on ``interval``: what the operator must import."""
@@ -177,23 +270,23 @@ class Micromarket:
     ) -> RoundResult:
         """Collect tenders over the horizon at ``now``, clear every interval, book the result."""
         intervals = horizon_intervals(now, self.tiers, self.zone)
-        by_interval: dict[Interval, list[Tender]] = {iv: [] for iv in intervals}
-        traded = self.book.parties
+        index = _HorizonIndex(intervals)
+        buckets: list[list[Tender]] = [[] for _ in intervals]
         for participant in participants:
-            held = self.positions(participant.party, intervals, traded)
-            for t in participant.tenders(now, intervals, held):
-                bucket = by_interval.get(t.interval)
-                if bucket is None:
+            held = self._positions(participant.party, index)
+            for t in participant.tenders(now, index.intervals, held):
+                j = index.find(t.interval)
+                if j is None:
                     raise IntervalError(
                         f"{participant.party} tendered {t.tender_id} for {t.interval}, which "
                         f"is not an interval of the horizon at {now.isoformat()}"
                     )
-                bucket.append(t)
+                buckets[j].append(t)
         priorities = {p.party: p.priority for p in participants}
         results = []
-        for interval in intervals:
+        for interval, bucket in zip(intervals, buckets, strict=True):
             result = clear(
-                by_interval[interval],
+                bucket,
                 interval,
                 external=None if external is None else external(interval),
                 islanded=islanded,

@@ -12,6 +12,8 @@ from fractions import Fraction
 from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from market.agents import (
     Battery,
@@ -205,3 +207,41 @@ def test_islanded_round_carries_critical_loads_on_local_supply_and_sheds_the_res
     [shed] = result.shed
     assert (shed.party, shed.shed_kw) == ("plug", D(13))
     assert market.book.position("bat", hour) == 20, "the island may use the reserve"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.sampled_from([Side.BUY, Side.SELL]),
+            st.integers(min_value=0, max_value=30),
+            st.sampled_from([FIVE, timedelta(minutes=15), HOUR]),
+            st.integers(min_value=1, max_value=50),
+        ),
+        max_size=30,
+    ),
+    st.integers(min_value=0, max_value=23),
+)
+def test_market_positions_equal_the_position_book(trades, minutes_ahead: int) -> None:
+    market = Micromarket(band=BAND)
+    for n, (party, side, slot, duration, kw) in enumerate(trades):
+        start = T0 + slot * duration
+        market.add_transaction(
+            Transaction(
+                f"x{n}",
+                f"t{n}",
+                party,
+                "market-operator",
+                side,
+                Interval(start, duration),
+                D("0.1"),
+                D(kw),
+            )
+        )
+    intervals = horizon_intervals(T0 + minutes_ahead * FIVE)
+    for party in ("a", "b", "market-operator", "nobody"):
+        held = market.positions(party, intervals)
+        for iv in intervals:
+            assert held.get(iv, D(0)) == market.book.position(party, iv)
+        assert held.get(Interval(iv.start, iv.duration), D(0)) == market.book.position(party, iv)
