@@ -147,8 +147,7 @@ class ModbusDriver:
         plans (they read BAD with a WARNING fault).
         """
         try:
-            values = await self._link.read(block.table, block.start, block.count,  # type: ignore[arg-type]
-                                           self.unit)
+            values = await self._link.read(block.table, block.start, block.count, self.unit)
         except DriverError as err:
             if err.code in LINK_DOWN:
                 raise

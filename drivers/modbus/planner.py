@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Literal
 
 from drivers.profile import ModbusPoint
 
@@ -29,9 +30,12 @@ class Slot:
         return self.address + self.point.register_count
 
 
+Table = Literal["holding", "input", "coil", "discrete"]
+
+
 @dataclass
 class Block:
-    table: str
+    table: Table
     start: int
     count: int
     slots: list[Slot] = field(default_factory=list)
