@@ -14,7 +14,6 @@ device) and ``exception`` (answer every request with that Modbus exception code)
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -31,8 +30,6 @@ from drivers.modbus.sunspec import layout_map
 from drivers.profile import ModbusPoint, ModbusProfile, ModbusType
 from hil.state import DeviceState, Value
 from hil.sunspec_image import sunspec_registers
-
-log = logging.getLogger(__name__)
 
 _TABLES = {1: "coil", 5: "coil", 15: "coil", 2: "discrete", 3: "holding", 6: "holding",
            16: "holding", 23: "holding", 4: "input"}
