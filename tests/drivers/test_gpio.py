@@ -158,3 +158,21 @@ async def test_maintained_contactor_output_and_revert(mock_pins: MockFactory) ->
         assert state["on"] is False and (await driver.poll())["on"].value is False
         await driver.stop()
         assert state["on"] is True  # back to the profile's safe default
+
+
+async def test_breaker_that_fails_to_close_stays_open(mock_pins: MockFactory) -> None:
+    clock = RealClock()
+    state = DeviceState("pcc_breaker", {"closed": False, "fails_to_close": True})
+    breaker = profile("gpio-pcc-breaker")
+    async with GpioSimulator(breaker, state, BREAKER_PINS, mock_pins, clock, operate_s=0.01):
+        driver = build_driver("pcc_breaker", _gpio(BREAKER_PINS), breaker, clock)
+        await driver.start()
+        ended = asyncio.Event()
+        state.on_client_write(lambda point, value: ended.set() if point == "close" and
+                              value is False else None)
+        await driver.write("close", True)
+        await asyncio.wait_for(ended.wait(), 2)
+        readings = await driver.poll()
+        assert (readings["status_52a"].value, readings["status_52b"].value) == (False, True)
+        assert state["closed"] is False
+        await driver.stop()
