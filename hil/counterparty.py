@@ -37,6 +37,7 @@ from aiohttp import web
 
 from drivers.clock import Clock
 from hil.physics.shapes import shipped
+from market.context import MarketContext
 from market.cts import (
     CanceledTender,
     CancelTender,
@@ -56,6 +57,7 @@ from market.cts import (
     Response,
     decode,
     encode,
+    encode_market_context,
     encode_tender,
     reply_position,
 )
@@ -406,23 +408,13 @@ class SimulatedCounterparty:
             for index, tender in enumerate(request.tenders)
         ]
 
-    def market_context(self) -> dict[str, object]:
-        return {
-            "marketId": self.market_id,
-            "partyId": self.party_id,
-            "currency": "USD",
-            "powerUnit": "kW",
-            "energyUnit": "kWh",
-            "priceUnit": "USD/kWh",
-            "resource": "POWER",
-            "zone": self.zone,
-            "intervalDurations": [format_duration(t.duration) for t in self.horizon],
-            "horizon": [{"duration": format_duration(t.duration),
-                         "until": format_duration(t.until)} for t in self.horizon],
-            "importLimitKw": str(self.import_limit_kw),
-            "exportLimitKw": str(self.export_limit_kw),
-            "now": self.clock.now().isoformat(),
-        }
+    def market_context(self) -> MarketContext:
+        return MarketContext(
+            market_id=self.market_id,
+            currency="USD",
+            interval_durations=tuple(tier.duration for tier in self.horizon),
+            zone=self.zone,
+        )
 
     def _check_market(self, market_id: str) -> None:
         if market_id != self.market_id:
@@ -471,7 +463,7 @@ class SimulatedCounterparty:
         })
 
     async def _get_market_context(self, request: web.Request) -> web.Response:
-        return web.json_response(self.market_context())
+        return web.json_response(encode_market_context(self.market_context()))
 
     async def start(self) -> str:
         """Listen on host:port (0 = any free port); return the base URL."""

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from drivers.clock import ScaledClock
+from drivers.clock import Clock, RealClock, ScaledClock
 from drivers.yamldoc import ConfigError
 from gateway.config import Site, load_site
 from hil.physics import SiteNotSimulable
@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="random seed (default: the scenario's)")
     parser.add_argument("--start", type=_start, default=None, metavar="now|ISO",
                         help="start the run at this time instead of the scenario's start "
-                             "('now' to trade against a gateway on the real clock)")
+                             "('now' with speed 1 runs on the real clock, to trade against a "
+                             "gateway in another process)")
     parser.set_defaults(handler=run)
 
 
@@ -60,9 +61,9 @@ def _positive(text: str) -> float:
     return value
 
 
-def _start(text: str) -> datetime:
+def _start(text: str) -> datetime | str:
     if text == "now":
-        return datetime.now(UTC).replace(microsecond=0)
+        return text
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -93,9 +94,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(site: Site, scenario: Scenario, args: argparse.Namespace) -> int:
-    start = args.start or scenario.start(ZoneInfo(site.config.site.timezone))
-    clock = ScaledClock(start, args.speed)
-    rig = BuildingRig(site, scenario, clock, args.seed, start=args.start)
+    clock: Clock
+    moved: datetime | None
+    if args.start == "now":
+        # live against a gateway in another process: share its (the real) clock
+        now = datetime.now(UTC).replace(microsecond=0)
+        clock = RealClock() if args.speed == 1 else ScaledClock(now, args.speed)
+        moved = now
+    else:
+        moved = args.start
+        clock = ScaledClock(moved or scenario.start(ZoneInfo(site.config.site.timezone)),
+                            args.speed)
+    rig = BuildingRig(site, scenario, clock, args.seed, start=moved)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

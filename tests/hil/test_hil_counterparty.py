@@ -28,6 +28,7 @@ from market.cts import (
     ReplyPosition,
     RequestPosition,
     decode,
+    decode_market_context,
     decode_tender,
     encode,
 )
@@ -88,9 +89,10 @@ async def test_market_context_and_standing_tenders_cover_the_horizon(
     rep: SimulatedCounterparty, http: aiohttp.ClientSession
 ) -> None:
     async with http.get(f"{rep.url}/marketContext") as response:
-        context = await response.json()
-    assert context["marketId"] == MARKET
-    assert context["intervalDurations"] == ["PT5M", "PT15M", "PT1H"]
+        context = decode_market_context(await response.json())
+    assert context.market_id == MARKET and context.zone == "America/Los_Angeles"
+    assert context.interval_durations == (
+        timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
     tenders = await _tenders(http, rep)
     by_duration: dict[timedelta, set[datetime]] = {}
     for tender in tenders:

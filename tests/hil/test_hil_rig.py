@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -78,7 +79,7 @@ async def test_hil_command_prints_ready_and_shuts_down_cleanly_on_sigterm(
     scenario_file.write_text(SHORT_SCENARIO.replace("10min", "24h"), encoding="utf-8")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway.cli", "hil", "--config", str(site.path),
-        "--scenario", str(scenario_file), "--speed", "100", "--seed", "2",
+        "--scenario", str(scenario_file), "--start", "now", "--seed", "2",
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -87,6 +88,12 @@ async def test_hil_command_prints_ready_and_shuts_down_cleanly_on_sigterm(
         line = await asyncio.wait_for(process.stdout.readline(), timeout=45)
         assert line == b"ready\n", (line, await process.stderr.read())
         assert not port_is_free(site.tcp_ports[0], socket.SOCK_STREAM)
+        # --start now at speed 1: the market trades on the real clock
+        async with aiohttp.ClientSession() as http, http.get(
+            f"http://127.0.0.1:{site.tcp_ports[5]}/cts/v1/tenders"
+        ) as response:
+            as_of = datetime.fromisoformat((await response.json())["asOf"])
+        assert abs((as_of - datetime.now(UTC)).total_seconds()) < 30
         process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), timeout=20)
     finally:
