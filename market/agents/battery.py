@@ -130,6 +130,9 @@ class Battery:
     def priority(self) -> int:
         return self.preferences.priority
 
+    def _change(self, rate_kw: float, duration_h: float) -> float:
+        return stored_energy_change_kwh(self.preferences, rate_kw, duration_h)
+
     def _trajectory(self, soc0: float, rates: list[float], hs: list[float]) -> list[float]:
         soc, out = soc0, []
         for rate, h in zip(rates, hs, strict=True):
@@ -198,21 +201,24 @@ class Battery:
         floor = self._floor(state)
         ceiling = float(p.soc_max_kwh)
         cheap = sorted((forecast[iv], t) for t, iv in enumerate(intervals) if iv in forecast)
+        high = self._trajectory(soc0, held, hs)
         for _, t in cheap:
-            base = held[t] + buys[t]
-            want = float(p.max_charge_kw) - base
-            high = self._trajectory(soc0, [h + b for h, b in zip(held, buys, strict=True)], hs)
-            room = min(ceiling - _MARGIN_KWH - s for s in high[t:])
+            want = float(p.max_charge_kw) - held[t]
+            room = ceiling - _MARGIN_KWH - max(high[t:])
             if want > 0 and room > 0:
-                buys[t] += min(want, _rate_up(base, room, hs[t], leg))
+                buys[t] = min(want, _rate_up(held[t], room, hs[t], leg))
+                gain = self._change(held[t] + buys[t], hs[t]) - self._change(held[t], hs[t])
+                high[t:] = [s + gain for s in high[t:]]
         dear = sorted((-forecast[iv], t) for t, iv in enumerate(intervals) if iv in forecast)
+        worst = self._worst(held, sells, calls)
+        low = self._trajectory(soc0, worst, hs)
         for _, t in dear:
-            base = held[t] - sells[t] - calls[t]
-            want = base + float(p.max_discharge_kw)
-            low = self._trajectory(soc0, self._worst(held, sells, calls), hs)
-            room = min(s - floor - _MARGIN_KWH for s in low[t:])
+            want = worst[t] + float(p.max_discharge_kw)
+            room = min(low[t:]) - floor - _MARGIN_KWH
             if want > 0 and room > 0:
-                sells[t] += min(want, _rate_down(base, room, hs[t], leg))
+                sells[t] = min(want, _rate_down(worst[t], room, hs[t], leg))
+                loss = self._change(worst[t], hs[t]) - self._change(worst[t] - sells[t], hs[t])
+                low[t:] = [s - loss for s in low[t:]]
         return buys, sells, bid, offer
 
     def tenders(
