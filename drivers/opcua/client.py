@@ -67,6 +67,7 @@ class NodeRef:
 
     node: Node
     label: str  # the node id or browse path as written in the profile
+    variant_type: str | None  # the node's data type as a variant name ("Double" ...)
 
 
 def load_certificate(path: Path) -> x509.Certificate:
@@ -226,24 +227,35 @@ class OpcuaSession:
                     await task
 
     async def resolve(self, node_id: str | None, browse_path: Sequence[str] | None) -> NodeRef:
-        """The node named by a node id or a browse path from Objects; checks it exists."""
+        """The node named by a node id or a browse path from Objects, with its data type."""
         try:
             if node_id is not None:
                 node = self._client.get_node(node_id)
                 label = node_id
-                await asyncio.wait_for(node.read_node_class(), self.timeout_s)
             else:
                 assert browse_path is not None
                 label = "/".join(browse_path)
                 node = await asyncio.wait_for(
                     self._client.nodes.objects.get_child(list(browse_path)), self.timeout_s)
+            await asyncio.wait_for(node.read_node_class(), self.timeout_s)
         except (TimeoutError, OSError, ConnectionError) as err:
             raise OpcuaError("link", f"{self.endpoint}: {type(err).__name__}") from err
         except Exception as err:
             raise OpcuaError("bad_node", f"node {label} does not exist on {self.endpoint} "
                                          f"({_status_name(err)}); check node_id / browse_path "
                                          "in the profile") from err
-        return NodeRef(node, label)
+        return NodeRef(node, label, await self._variant_type(node))
+
+    async def _variant_type(self, node: Node) -> str | None:
+        """The node's data type as a variant name, None when it has no simple one."""
+        try:
+            variant = await asyncio.wait_for(node.read_data_type_as_variant_type(),
+                                             self.timeout_s)
+        except (TimeoutError, OSError, ConnectionError) as err:
+            raise OpcuaError("link", f"{self.endpoint}: {type(err).__name__}") from err
+        except Exception:
+            return None
+        return variant.name if variant.name in VARIANT_TYPES else None
 
     async def read(self, refs: Sequence[NodeRef]) -> list[Any]:
         """One Read of every node; per node its value or an OpcuaError (bad status)."""
@@ -266,7 +278,7 @@ class OpcuaSession:
         return results
 
     async def write(self, ref: NodeRef, value: Any, variant_type: str) -> None:
-        """Write with the node's variant type (a Python int into a Double is refused)."""
+        """Write as ``variant_type`` (a Python int into a Double node is refused)."""
         variant = ua.Variant(value, VARIANT_TYPES[variant_type])
         try:
             await asyncio.wait_for(ref.node.write_value(ua.DataValue(variant)), self.timeout_s)

@@ -6,7 +6,8 @@
 - **Reads**: one Read service call for every point per poll (it doubles as the liveness
   check). A data-change subscription pushes changes to ``on_change`` listeners between
   polls; it is re-created with every new session, so it survives a server restart.
-- **Writes** use the point's ``variant_type`` (asyncua refuses an int into a Double).
+- **Writes** use the node's data type as read from the server (the profile's
+  ``variant_type`` when the server does not say); a server refuses an int into a Double.
 - **Security**: Basic256Sha256 Sign or SignAndEncrypt with the site's client certificate
   and key; the server must present a certificate from ``server_certificate`` (a file or a
   directory: the trust store). User name and password come from ``credentials_file``.
@@ -195,8 +196,9 @@ class OpcuaDriver:
             raise DriverError(reason, device_id=self.device_id, point=point.name,
                               address=point.node_id or "/".join(point.browse_path or []),
                               code="unreachable" if session is None else "bad_node")
+        variant = ref.variant_type or point.variant_type  # the server's type wins
         try:
-            await session.write(ref, wire(point, value), point.variant_type)
+            await session.write(ref, wire(point, value, variant), variant)
         except OpcuaError as err:
             if err.code == "link":
                 await self._lost(err)

@@ -20,13 +20,14 @@ def engineering(point: OpcuaPoint, raw: Any) -> Any:
     return float(raw) * point.scale
 
 
-def wire(point: OpcuaPoint, value: Any) -> Any:
-    """An engineering value as the Python value of the point's variant type."""
-    if point.variant_type == "Boolean":
+def wire(point: OpcuaPoint, value: Any, variant_type: str | None = None) -> Any:
+    """An engineering value as the Python value of a variant type (default: the point's)."""
+    variant = variant_type or point.variant_type
+    if variant == "Boolean":
         return bool(value)
-    if point.variant_type == "String":
+    if variant == "String":
         return str(value)
     scaled = value / point.scale if point.scale != 1 else value
-    if point.variant_type in ("Double", "Float"):
+    if variant in ("Double", "Float"):
         return float(scaled)
     return round(scaled)

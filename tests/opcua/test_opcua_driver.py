@@ -155,6 +155,19 @@ async def test_write_uses_the_variant_type_and_stop_restores_safe_defaults(
     assert ("power_setpoint_kw", 40.0) in written and ("power_setpoint_kw", 0.0) in written
 
 
+async def test_write_follows_the_servers_data_type_when_the_profile_disagrees(
+        battery: Battery, drivers: list[OpcuaDriver]) -> None:
+    profile = battery_profile(mode={"variant_type": "Double"})  # the server says Int32
+    driver = make_driver(battery, drivers, profile=profile)
+    await driver.start()
+    try:
+        await driver.write("mode", 1)
+        assert battery.state["mode"] == 1
+    finally:
+        await driver.stop()
+    assert battery.state["mode"] == 0
+
+
 async def test_writes_are_checked_against_the_profile(battery: Battery,
                                                       drivers: list[OpcuaDriver]) -> None:
     driver = make_driver(battery, drivers)
