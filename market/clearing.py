@@ -269,19 +269,21 @@ def _check(
 ) -> tuple[list[Tender], list[Tender]]:
     """Split into buys and sells; refuse misfits. One cheap pass per rule (hot path)."""
     book = list(tenders)
-    for t in [t for t in book if t.interval is not interval]:
-        _refuse(t, interval, operator)
-    suspects = [
+    odd = [
         t
         for t in book
-        if t.counterparty is not None or t.product is not None or t.party == operator
+        if t.interval is not interval
+        or t.counterparty is not None
+        or t.product is not None
+        or t.party == operator
     ]
-    for t in suspects:
+    for t in odd:
         _refuse(t, interval, operator)
     if now is not None:
         book = [t for t in book if t.expires is None or now <= t.expires]
-    buys = [t for t in book if t.side is Side.BUY]
-    sells = [t for t in book if t.side is not Side.BUY]
+    buy = Side.BUY
+    buys = [t for t in book if t.side is buy]
+    sells = [t for t in book if t.side is not buy]
     return buys, sells
 
 
@@ -343,8 +345,8 @@ def _split_all_or_none(
         (book.buys, book.buy_qty, buy_fills),
         (book.sells, book.sell_qty, sell_fills),
     ):
-        for i, q in fills.items():
-            if i < len(tenders) and tenders[i].all_or_none and q < qty[i]:
+        for i in [i for i, t in enumerate(tenders) if t.all_or_none]:
+            if 0 < fills.get(i, 0) < qty[i]:
                 split.add(tenders[i].tender_id)
     return split
 
