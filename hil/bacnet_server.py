@@ -79,6 +79,7 @@ class BacnetDeviceServer:
                 await self._task
             self._task = None
         self.device.close()
+        await asyncio.sleep(0)  # the transports close their sockets on the next loop pass
 
     async def __aenter__(self) -> BacnetDeviceServer:
         await self.start()

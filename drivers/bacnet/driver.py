@@ -9,13 +9,16 @@
   poll), on ``revert`` and on ``stop``. Relinquish_Default is never written.
 - **COV**: present values are subscribed with a finite lifetime and renewed at half of it;
   a device that refuses (or lacks SubscribeCOV) is polled instead. Between polls a
-  notification updates the reading and tells ``on_change`` listeners at once.
+  notification updates the reading and tells ``on_change`` listeners at once. Every
+  ``cov_audit_s`` the poll reads the COV points too; a value that disagrees means the
+  device lost our subscription (it restarted), and we subscribe again at once.
 - **Faults** are data: unreachable/slow devices, Error/Reject/Abort answers and wrong
   instances become a DeviceFault (logged once at start, once at clear) and BAD readings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -72,7 +75,8 @@ class BacnetDriver:
     def __init__(self, device_id: str, connection: BacnetConnection, profile: BacnetProfile,
                  clock: Clock, *, priority: int = DEFAULT_PRIORITY,
                  local_address: str = DEFAULT_LOCAL_ADDRESS, bbmd: str | None = None,
-                 cov: bool = True, cov_lifetime_s: int = 300, timeout_s: float = 1.0) -> None:
+                 cov: bool = True, cov_lifetime_s: int = 300, cov_audit_s: float = 60.0,
+                 timeout_s: float = 1.0) -> None:
         self.device_id = device_id
         self.profile = profile
         self.clock = clock
@@ -83,6 +87,7 @@ class BacnetDriver:
         self.bbmd = bbmd
         self.use_cov = cov
         self.cov_lifetime_s = max(10, int(cov_lifetime_s))
+        self.cov_audit_s = cov_audit_s
         self.timeout_s = timeout_s
         self.identity: DeviceIdentity | None = None
         self._faults = FaultTracker(device_id)
@@ -94,6 +99,7 @@ class BacnetDriver:
         self._cov_refused: set[str] = set()
         self._cov_values: dict[str, Reading] = {}
         self._cov_renew_at = 0.0
+        self._cov_audit_at = 0.0
         self._listeners: list[ChangeListener] = []
 
     @property
@@ -140,6 +146,7 @@ class BacnetDriver:
         release_stack(self._stack)
         self._stack = None
         self._stopped = True
+        await asyncio.sleep(0)  # a closed stack's sockets close on the next loop pass
 
     async def revert(self) -> None:
         """Relinquish every slot we hold; write safe defaults to plain writable points."""
@@ -171,6 +178,10 @@ class BacnetDriver:
             await self._subscribe_cov()
         # A snapshot: a write while the read below is in flight drops its COV value.
         live = {name: self._cov_values[name] for name in self._cov if name in self._cov_values}
+        audit = bool(live) and self.clock.monotonic() >= self._cov_audit_at
+        if audit:  # read COV points too, now and then: a restarted device forgets them
+            live = {}
+            self._cov_audit_at = self.clock.monotonic() + self.cov_audit_s
         polled = [p for p in self.profile.points if p.name not in live]
         refs = [(p.object, p.property) for p in polled]
         if not refs:
@@ -195,6 +206,8 @@ class BacnetDriver:
                 readings[point.name] = Reading(self._engineering(point, value), Quality.GOOD, now)
         for name, cov in live.items():
             readings[name] = Reading(cov.value, Quality.GOOD, now)
+        if audit:
+            self._check_cov(readings)
         if problems:
             self._faults.raise_fault(
                 FaultLevel.WARNING, "point_error",
@@ -204,6 +217,18 @@ class BacnetDriver:
         else:
             self._faults.clear()
         return {p.name: readings[p.name] for p in self.profile.points}
+
+    def _check_cov(self, readings: dict[str, Reading]) -> None:
+        """After an audit read: a COV value that disagrees means a lost subscription."""
+        stale = [name for name in self._cov if name in self._cov_values and name in readings
+                 and readings[name].ok and readings[name].value != self._cov_values[name].value]
+        for name in self._cov:
+            if name in readings and readings[name].ok:
+                self._cov_values[name] = readings[name]
+        if stale:
+            log.info("device %s: COV values of %s were out of date (did the device restart?); "
+                     "subscribing again", self.device_id, ", ".join(stale))
+            self._cov_renew_at = 0.0
 
     async def _read_one_by_one(self, stack: BacnetStack,
                                refs: list[tuple[str, str]]) -> list[Any] | None:
@@ -409,7 +434,8 @@ def build_bacnet_driver(device_id: str, connection: Any, profile: Any, clock: Cl
     """The factory's builder for ``kind: bacnet`` (options: see BacnetDriver)."""
     if not isinstance(connection, BacnetConnection) or not isinstance(profile, BacnetProfile):
         raise ValueError(f"device {device_id}: a bacnet connection needs a BACnet profile")
-    allowed = {"priority", "local_address", "bbmd", "cov", "cov_lifetime_s", "timeout_s"}
+    allowed = {"priority", "local_address", "bbmd", "cov", "cov_lifetime_s", "cov_audit_s",
+               "timeout_s"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise TypeError(f"device {device_id}: unknown BACnet driver option(s) "

@@ -6,11 +6,13 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from bacnet_rig import Rig, udp_port, variant, vav_profile
+from bacnet_rig import ZONE_VALUES, Rig, udp_port, variant, vav_profile
 
 from drivers.bacnet.driver import BacnetDriver, check_priority
 from drivers.base import DriverError, FaultLevel, Quality, Reading, WriteRejected
 from drivers.clock import ManualClock
+from hil.bacnet_server import BacnetDeviceServer
+from hil.state import DeviceState
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -311,3 +313,28 @@ async def test_a_busy_local_port_is_refused(rig: Rig) -> None:
 
     with pytest.raises(DriverError, match="already in use"):
         await driver.start()
+
+
+async def test_a_restarted_device_is_caught_by_the_cov_audit_and_resubscribed(
+        rig: Rig, manual_clock: ManualClock) -> None:
+    port = udp_port()
+    state = DeviceState("zone_1001", dict(ZONE_VALUES))
+    first = BacnetDeviceServer(state, vav_profile(), instance=1001, address=f"127.0.0.1:{port}")
+    await first.start()
+    driver = rig.driver(f"127.0.0.1:{port}", clock=manual_clock, cov_audit_s=1.0)
+    await driver.start()
+    await driver.poll()  # the first poll reads every point (an audit)
+
+    await first.stop()  # the controller reboots and forgets its subscriptions
+    async with BacnetDeviceServer(state, vav_profile(), instance=1001,
+                                  address=f"127.0.0.1:{port}") as second:
+        state.set("power_kw", 8.0)
+        await manual_clock.advance(0.5)
+        assert (await driver.poll())["power_kw"].value == 3.5  # the last COV value
+
+        await manual_clock.advance(0.5)
+        assert (await driver.poll())["power_kw"].value == 8.0  # the audit read
+        assert second.device.cov_lifetimes == []
+        await driver.poll()
+        assert len(second.device.cov_lifetimes) == 4  # subscribed again
+        await driver.stop()
