@@ -22,6 +22,17 @@ from market.agents import (
     BoundAgent,
     CriticalLoad,
     CriticalLoadPreferences,
+    CurtailableLoad,
+    CurtailableLoadPreferences,
+    EvCharger,
+    EvPreferences,
+    EvSession,
+    Generator,
+    GeneratorPreferences,
+    GeneratorState,
+    HvacPreferences,
+    HvacState,
+    HvacZone,
     NestedMarket,
     PriceBand,
     PvArray,
@@ -245,3 +256,63 @@ def test_market_positions_equal_the_position_book(trades, minutes_ahead: int) ->
         for iv in intervals:
             assert held.get(iv, D(0)) == market.book.position(party, iv)
         assert held.get(Interval(iv.start, iv.duration), D(0)) == market.book.position(party, iv)
+
+
+def test_a_mixed_round_balances_every_interval_and_setpoints_stay_within_limits() -> None:
+    market = Micromarket(band=BAND)
+    now = T0 + timedelta(minutes=2)
+    intervals = horizon_intervals(now)
+    prices = {iv: _price_at(iv.start) for iv in intervals}
+    agents = {
+        "it": (_load("it"), None, {}),
+        "pv": (
+            PvArray("pv", PvPreferences(D(60)), BAND),
+            None,
+            {iv: _pv_kw(iv) for iv in intervals},
+        ),
+        "bat": (
+            Battery("bat", BatteryPreferences(D(200), D(10), D(190), D(75), D(75)), BAND),
+            BatteryState(D(120)),
+            prices,
+        ),
+        "zone": (
+            HvacZone("zone", HvacPreferences(D(15), 22.5, 21.0, 24.0), BAND),
+            HvacState(23.4, 0.8, (D("0.15"), D("0.25"))),
+            {},
+        ),
+        "lights": (
+            CurtailableLoad("lights", CurtailableLoadPreferences(D(12), D("0.2")), BAND),
+            None,
+            {},
+        ),
+        "ev": (
+            EvCharger("ev", EvPreferences(D(22), D("0.30")), BAND),
+            EvSession(D(40), now + timedelta(hours=5)),
+            prices,
+        ),
+        "gen": (
+            Generator("gen", GeneratorPreferences(D(40), D(10), D("0.30"), D(8), HOUR), BAND),
+            GeneratorState(False),
+            {},
+        ),
+    }
+    participants = [BoundAgent(a, s, f) for a, s, f in agents.values()]
+
+    def external(iv: Interval) -> ExternalTenders:
+        return ExternalTenders(_price_at(iv.start), D("0.04"), D(150), D(60))
+
+    for step in range(3):
+        result = market.clear_round(now + step * FIVE, participants, external=external)
+        for r in result.results:
+            bought = sum((t.quantity for t in r.transactions if t.side == "BUY"), D(0))
+            sold = sum((t.quantity for t in r.transactions if t.side == "SELL"), D(0))
+            assert bought - sold == r.net_import_kw
+            assert all(t.price == r.price for t in r.transactions)
+    for iv in horizon_intervals(now + 3 * FIVE):
+        held = {p: market.book.position(p, iv) for p in agents}
+        assert sum(held.values()) == -market.net_import_kw(iv)
+        for party, (agent, _, _) in agents.items():
+            power = agent.setpoint(iv, held[party]).power_kw
+            assert -75 <= power <= 75, party
+        assert 0 <= agents["ev"][0].setpoint(iv, held["ev"]).power_kw <= 22
+        assert -60 <= agents["pv"][0].setpoint(iv, held["pv"]).power_kw <= 0
