@@ -31,6 +31,7 @@ from drivers.profile import PROFILE_DIR, ModbusProfile, load_profile
 
 BLOCK_POINTS = 20
 BATCH = 200
+DEVICE_STEPS = (50, 100, 200, 300, 400, 500, 600, 800, 1200, 1600)
 UNITS_PER_SERVER = 200  # unit ids 2..201 on each server port (Modbus allows up to 247)
 
 
@@ -154,9 +155,8 @@ async def measure(args: argparse.Namespace) -> None:
         print(f"block reads/s (40 registers = 20 float32 points, sequential, batches of "
               f"{BATCH} alternating): raw pymodbus {raw:,.0f}, our driver poll() {ours:,.0f}; "
               f"median ratio {ratio:.2f} x raw (target >= 0.8)")
-        devices = 50
         best = 0
-        while devices <= args.max_devices:
+        for devices in (n for n in DEVICE_STEPS if n <= args.max_devices):
             rate = await devices_per_second(ports, devices, args.seconds)
             keeps_up = rate >= 0.95 * devices
             print(f"{devices} meters at 1 s intervals: {rate:,.0f} polls/s "
@@ -164,7 +164,6 @@ async def measure(args: argparse.Namespace) -> None:
             if not keeps_up:
                 break
             best = devices
-            devices *= 2
         print(f"devices one gateway polls per second at 1 s intervals: >= {best}")
     finally:
         if server.stdin is not None:
