@@ -18,7 +18,8 @@ integer micro-units, runs the auction and turns fills into TeMIX transactions.
 - ``price_floor``/``price_cap`` bound the price in both modes; buys above the cap bid the
   cap (a critical load "buys at any price up to the cap"), sells below the floor ask it.
 - Islanded (``islanded=True``) the external tenders are ignored. If the price reaches the
-  cap with demand left unserved, the buys at the cap are rationed by priority (party →
+  cap with demand left unserved (in an island, or grid-connected when the PCC limits
+  bind), the buys at the cap are rationed by priority (party →
   integer, higher = more important, default 0): the lowest priority is shed first, pro rata
   within a priority; each buy short of its quantity is reported as a :class:`ShedDecision`.
   If the price falls to the floor with supply left over, the sells at the floor are cut

@@ -8,8 +8,8 @@ there. As time advances the same hour is traded first as one hourly interval, la
 four 15-minute and finally as twelve 5-minute intervals.
 
 Round. :meth:`Micromarket.clear_round` asks every participant for tenders over the
-horizon, giving it its current position per interval from the market's
-:class:`~market.temix.PositionBook` (which includes every coarser interval traded before),
+horizon, giving it its current position per interval (every transaction whose interval
+contains it, coarser ones included — what :class:`~market.temix.PositionBook` sums),
 clears each interval (:func:`market.clearing.clear`), and adds the transactions to the
 book. Agents tender only the difference between what they want and what they hold, so
 positions accumulate TeMIX-fashion (buy-back / sell-back) instead of being overwritten.
