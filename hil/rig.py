@@ -152,21 +152,29 @@ class BuildingRig:
             await task
 
     async def _run_physics(self) -> None:
-        physics = self.physics
-        clock = self.clock
-        step = physics.step_s
-        origin = clock.monotonic() - physics.t
-        while not physics.finished:
-            wait = origin + physics.t + step - clock.monotonic()
-            if wait > 0:
-                await clock.sleep(wait)
-            burst = 0
-            while (
-                not physics.finished
-                and burst < MAX_CATCH_UP_STEPS
-                and clock.monotonic() - origin >= physics.t + step - 1e-9
-            ):
-                physics.step()
-                burst += 1
-            if burst >= MAX_CATCH_UP_STEPS:
-                await asyncio.sleep(0)
+        await run_on_clock(self.physics, self.clock)
+
+
+async def run_on_clock(physics: BuildingPhysics, clock: Clock) -> None:
+    """Step ``physics`` so that its time follows ``clock`` until the timeline ends.
+
+    One step per ``step_s`` of clock time; when the loop falls behind (a fast ScaledClock,
+    a busy event loop) it catches up in bursts of at most MAX_CATCH_UP_STEPS, yielding to
+    the servers in between.
+    """
+    step = physics.step_s
+    origin = clock.monotonic() - physics.t
+    while not physics.finished:
+        wait = origin + physics.t + step - clock.monotonic()
+        if wait > 0:
+            await clock.sleep(wait)
+        burst = 0
+        while (
+            not physics.finished
+            and burst < MAX_CATCH_UP_STEPS
+            and clock.monotonic() - origin >= physics.t + step - 1e-9
+        ):
+            physics.step()
+            burst += 1
+        if burst >= MAX_CATCH_UP_STEPS:
+            await asyncio.sleep(0)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 
 import pytest
-from hil_kit import IslandingScript, demo_site, scenario_physics, timeline
+from hil_kit import START, IslandingScript, demo_site, scenario_physics, timeline
 
+from drivers.clock import ManualClock
 from hil.physics import BreakerFault, EvSession, build_physics
 from hil.physics.building import LOSS_FRACTION
 from hil.physics.hvac import THERMAL_CAPACITY_KWH_PER_K, THERMAL_RESISTANCE_K_PER_KW, HvacZone
 from hil.physics.shapes import DailyShape
+from hil.rig import run_on_clock
 from hil.state import DeviceState
 
 TOLERANCE_KW = 1e-9
@@ -309,3 +312,19 @@ def test_closing_onto_the_grid_is_checked_for_synchronism() -> None:
     breaker.client_write("close", True)
     physics.step()
     assert physics.out_of_sync_closures == 1
+
+
+async def test_physics_follows_a_manual_clock_step_for_step() -> None:
+    physics = build_physics(demo_site(), timeline(duration_s=7200.0))
+    clock = ManualClock(START)
+    runner = asyncio.create_task(run_on_clock(physics, clock))
+    await asyncio.sleep(0)
+    await clock.advance(0.5)
+    assert physics.steps == 0
+    await clock.advance(0.5)
+    assert physics.steps == 1
+    await clock.advance(3599)
+    assert physics.steps == 3600 and physics.t == 3600.0
+    await clock.advance(7200)
+    await asyncio.wait_for(runner, timeout=10)
+    assert physics.finished and physics.steps == 7200
