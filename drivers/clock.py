@@ -70,12 +70,37 @@ class ScaledClock:
         self._start = start.astimezone(UTC)
         self._speed = float(speed)
         self._real0 = time.monotonic()
+        self._held: float | None = None
 
     @property
     def speed(self) -> float:
         return self._speed
 
+    def set_speed(self, speed: float) -> None:
+        """Change the speed from now on; clock time runs on without a jump."""
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        elapsed = self.monotonic()
+        self._speed = float(speed)
+        if self._held is None:
+            self._real0 = time.monotonic() - elapsed / self._speed
+        else:
+            self._held = elapsed
+
+    def hold(self) -> None:
+        """Stop time (e.g. while a rig and a gateway start up); sleeps still return."""
+        if self._held is None:
+            self._held = self.monotonic()
+
+    def release(self) -> None:
+        """Let time run on from where :meth:`hold` stopped it."""
+        if self._held is not None:
+            self._real0 = time.monotonic() - self._held / self._speed
+            self._held = None
+
     def monotonic(self) -> float:
+        if self._held is not None:
+            return self._held
         return (time.monotonic() - self._real0) * self._speed
 
     def now(self) -> datetime:

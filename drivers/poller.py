@@ -59,8 +59,11 @@ class _Entry:
 class Poller:
     """The polling loop of all devices; ``async with Poller(clock) as poller``."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, min_real_interval_s: float = 0.0) -> None:
+        """``min_real_interval_s``: no device is polled more often than this in real time,
+        whatever the clock's speed (an accelerated HIL day would poll in a busy loop)."""
         self._clock = clock
+        self._min_real_interval_s = min_real_interval_s
         self._entries: dict[str, _Entry] = {}
         self._subscribers: list[Subscriber] = []
         self._running = False
@@ -85,7 +88,7 @@ class Poller:
     def readings(self, device_id: str) -> dict[str, Reading]:
         """Latest readings of a device, with readings past their age marked STALE."""
         entry = self._entry(device_id)
-        limit = timedelta(seconds=entry.settings.interval_s * STALE_AFTER_INTERVALS)
+        limit = timedelta(seconds=self._interval_s(entry) * STALE_AFTER_INTERVALS)
         now = self._clock.now()
         return {
             name: reading.as_stale()
@@ -151,15 +154,20 @@ class Poller:
 
     # -- the per-device loop ------------------------------------------------------------
 
+    def _interval_s(self, entry: _Entry) -> float:
+        """The poll interval in clock seconds, at least the real-time floor at this speed."""
+        return max(entry.settings.interval_s, self._clock.speed * self._min_real_interval_s)
+
     async def _run(self, entry: _Entry) -> None:
         while True:
             started = self._clock.monotonic()
             await self._cycle(entry)
+            interval = self._interval_s(entry)
             if entry.failures:
-                delay = min(entry.settings.interval_s * 2 ** entry.failures,
-                            max(entry.settings.backoff_max_s, entry.settings.interval_s))
+                delay = min(interval * 2 ** entry.failures,
+                            max(entry.settings.backoff_max_s, interval))
             else:
-                delay = entry.settings.interval_s - (self._clock.monotonic() - started)
+                delay = interval - (self._clock.monotonic() - started)
             await self._clock.sleep(max(delay, 0.0))
 
     async def _cycle(self, entry: _Entry) -> None:

@@ -42,3 +42,25 @@ def test_clocks_refuse_naive_start() -> None:
         ManualClock(datetime(2026, 1, 1))
     with pytest.raises(ValueError):
         ScaledClock(datetime(2026, 1, 1), speed=2)
+
+
+async def test_scaled_clock_hold_stops_time_until_release() -> None:
+    clock = ScaledClock(START, speed=1000)
+    clock.hold()
+    held = clock.monotonic()
+    await asyncio.sleep(0.02)
+    assert clock.monotonic() == held
+    clock.release()
+    await clock.sleep(10)
+    assert held + 10 <= clock.monotonic() < held + 1000
+
+
+async def test_scaled_clock_speed_change_keeps_time_continuous() -> None:
+    clock = ScaledClock(START, speed=1000)
+    await clock.sleep(20)
+    before = clock.monotonic()
+    clock.set_speed(10)
+    after = clock.monotonic()
+    assert 0 <= after - before < 1
+    await clock.sleep(0.5)  # 50 ms real at 10x
+    assert before + 0.5 <= clock.monotonic() < before + 20
