@@ -77,7 +77,10 @@ class IslandingService:
         sink: CommandSink,
         *,
         poll_period_s: float = DEFAULT_POLL_PERIOD_S,
+        min_real_period_s: float = 0.0,
     ) -> None:
+        """``min_real_period_s``: the tick never comes more often than this in real time
+        (an accelerated clock would otherwise tick in a busy loop)."""
         if poll_period_s <= 0:
             raise ValueError(f"poll_period_s must be positive, got {poll_period_s}")
         self._controller = controller
@@ -85,6 +88,7 @@ class IslandingService:
         self._source = source
         self._sink = sink
         self._poll_period_s = poll_period_s
+        self._min_real_period_s = min_real_period_s
         self._wake = asyncio.Event()
         self._edge_present: bool | None = None
         self._lock = asyncio.Lock()
@@ -158,7 +162,8 @@ class IslandingService:
             log.exception("islanding: recording %s failed", event)
 
     async def _wait_for_tick_or_wake(self) -> None:
-        tick = asyncio.ensure_future(self._clock.sleep(self._poll_period_s))
+        period = max(self._poll_period_s, self._clock.speed * self._min_real_period_s)
+        tick = asyncio.ensure_future(self._clock.sleep(period))
         wake = asyncio.ensure_future(self._wake.wait())
         try:
             await asyncio.wait({tick, wake}, return_when=asyncio.FIRST_COMPLETED)
