@@ -27,7 +27,7 @@ import itertools
 import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -161,12 +161,19 @@ class SimulatedCounterparty:
         self._granularity = min(tier.duration for tier in self.horizon)
         self._expiry: dict[str, datetime] = {}
         self._ids = itertools.count(1)
+        self._prices: dict[Interval, Decimal] = {}
         self._runner: web.AppRunner | None = None
 
     # --- prices ------------------------------------------------------------------------
 
     def real_time_price(self, interval: Interval) -> Decimal:
         """The provider's price for an interval: day-ahead shape × spikes × seeded noise."""
+        cached = self._prices.get(interval)
+        if cached is None:
+            cached = self._prices[interval] = self._price_of(interval)
+        return cached
+
+    def _price_of(self, interval: Interval) -> Decimal:
         middle = interval.start + interval.duration / 2
         local = middle.astimezone(self._tz)
         second = local.hour * 3600 + local.minute * 60 + local.second
@@ -454,7 +461,8 @@ class SimulatedCounterparty:
                 return _error(400, "dtStart/duration",
                               f"give dtStart (ISO 8601 with offset) and duration (e.g. PT1H): "
                               f"{err}")
-        tenders = self.standing_tenders(interval)
+        tenders = [replace(t, quantity=self.book.remaining(t.tender_id))
+                   for t in self.standing_tenders(interval)]  # what is left to take
         return web.json_response({
             "marketId": self.market_id,
             "partyId": self.party_id,
