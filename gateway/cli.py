@@ -11,9 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.commands import check_config, discover, hil, ledger, version
+from gateway.commands import check_config, demo, discover, hil, ledger, run, version
 
-COMMANDS = (version, check_config, ledger, hil, discover)
+COMMANDS = (version, check_config, run, demo, ledger, hil, discover)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ in the profiles it names) are collected and raised together as one ConfigError.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -111,7 +112,40 @@ def load_site(path: Path) -> Site:
     problems += _market_checks(doc, config)
     if problems:
         raise ConfigError(problems)
-    return Site(path=path, config=config, profiles=profiles)
+    return Site(path=path, config=_absolute_paths(config, path.parent.resolve()),
+                profiles=profiles)
+
+
+def _absolute_paths(config: SiteFile, base: Path) -> SiteFile:
+    """Relative paths in a site file are relative to the site file: make them absolute, so
+    every part of the gateway (and the HIL rig) reads the same file wherever it runs."""
+
+    def resolve(value: str | None) -> str | None:
+        if value is None or Path(value).is_absolute():
+            return value
+        return os.path.normpath(base / value)  # not resolve(): a serial link is a symlink
+
+    devices = []
+    for device in config.devices:
+        conn = device.connection
+        if conn.kind == "modbus_rtu":
+            conn = conn.model_copy(update={"port": resolve(conn.port)})
+        elif conn.kind == "opcua":
+            conn = conn.model_copy(update={
+                key: resolve(getattr(conn, key))
+                for key in ("certificate", "private_key", "server_certificate")})
+        devices.append(device.model_copy(update={"connection": conn}))
+    storage = config.storage.model_copy(update={
+        "database": resolve(config.storage.database),
+        "state_directory": resolve(config.storage.state_directory)})
+    update: dict[str, Any] = {"devices": devices, "storage": storage}
+    if config.external_market is not None:
+        update["external_market"] = config.external_market.model_copy(update={
+            "credentials_file": resolve(config.external_market.credentials_file)})
+    api = config.api
+    update["api"] = api.model_copy(update={"tls_certificate": resolve(api.tls_certificate),
+                                           "tls_private_key": resolve(api.tls_private_key)})
+    return config.model_copy(update=update)
 
 
 def _profiles(doc: YamlDocument, config: SiteFile, problems: list[Problem]) -> dict[str, Profile]:

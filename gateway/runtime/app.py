@@ -89,18 +89,24 @@ class Gateway:
         driver_options: Mapping[str, Mapping[str, Any]] | None = None,
         notifier: SystemdNotifier | None = None,
         on_round: Callable[[RoundReport], None] | None = None,
+        on_grid_state: Callable[[State], None] | None = None,
+        min_real_poll_s: float = 0.0,
     ) -> None:
+        """``min_real_poll_s``: shortest time between two polls of a device in real seconds
+        (with an accelerated clock, a poll interval in clock seconds would be a busy loop)."""
         self.site = site
         self.config = site.config
         self.clock = clock
         self.driver_options = driver_options or {}
         self.notifier = notifier or SystemdNotifier()
         self.on_round = on_round
+        self.on_grid_state = on_grid_state
+        self.min_real_poll_s = min_real_poll_s
         self.zone = ZoneInfo(self.config.site.timezone)
         self.status = GatewayStatus()
         self.party = (self.config.external_market.party_id if self.config.external_market
                       else f"{self.config.site.name}".lower().replace(" ", "-"))
-        self.poller = Poller(clock)
+        self.poller = Poller(clock, min_real_interval_s=min_real_poll_s)
         self.services: dict[str, DeviceService] = {}
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
@@ -176,6 +182,11 @@ class Gateway:
         options = dict(self.driver_options.get(kind, {}))
         if kind == "opcua":
             options.setdefault("base_dir", str(self.site.path.parent))
+        if kind in ("modbus_tcp", "modbus_rtu"):
+            # SunSpec reversion timers outlive two rounds: a setpoint reverts only when the
+            # gateway stops refreshing it (a crash), never between rounds.
+            cadence = self.config.market.clearing_cadence.total_seconds()
+            options.setdefault("reversion_s", int(2 * cadence + 60))
         return options
 
     async def _restore(self, ledger: Ledger, now: datetime) -> None:
@@ -233,15 +244,47 @@ class Gateway:
                             self._recorder(writer), self.status.alarms, self.status.transitions)
         self._commands = sink
         controller = IslandingController(self.config.islanding.resolved())
-        self.islanding = IslandingService(controller, self.clock, source, sink)
+        self.islanding = IslandingService(controller, self.clock, source, sink,
+                                          min_real_period_s=self.min_real_poll_s)
         self._tasks.append(asyncio.create_task(self.islanding.run(), name="islanding"))
+        self._tasks.append(asyncio.create_task(self._paired_pcc_polls(), name="pcc-pair"))
         if self.roles.grid_sense is not None:
             driver: Any = self.poller.driver(self.roles.grid_sense)
             if hasattr(driver, "subscribe"):
                 driver.subscribe(self.islanding.grid_sense_changed, "grid_present")
+        for device_id in (self.roles.breaker, self.roles.grid_sense):
+            edges: Any = self.poller.driver(device_id) if device_id else None
+            if edges is not None and hasattr(edges, "subscribe"):
+                edges.subscribe(self._edge_seen(device_id))
+
+    async def _paired_pcc_polls(self) -> None:
+        """While synchronising, read both PCC meters together, so the sync-check compares
+        the two sides at (nearly) the same instant rather than a poll interval apart."""
+        meters = [m for m in (self.roles.grid_meter, self.roles.bus_meter) if m]
+        while True:
+            if self.grid_state is State.RESYNCHRONISING and len(meters) == 2:
+                await asyncio.gather(*(self.poller.poll_now(m) for m in meters))
+                if self.islanding is not None:
+                    self.islanding.measurement_arrived()
+            await asyncio.sleep(max(self.min_real_poll_s / 4, 0.01))
+
+    def _edge_seen(self, device_id: str | None) -> Callable[[str, bool, float], None]:
+        """A contact changed: read the device now, so the controller sees it at once."""
+        def seen(point: str, level: bool, monotonic_s: float) -> None:
+            if device_id is None:
+                return
+            task = asyncio.get_running_loop().create_task(self._poll_now(device_id))
+            self._side_tasks.add(task)
+            task.add_done_callback(self._side_tasks.discard)
+        return seen
+
+    async def _poll_now(self, device_id: str) -> None:
+        await self.poller.poll_now(device_id)
 
     def _recorder(self, writer: LedgerWriter) -> Callable[[Event, datetime], Any]:
         async def record(event: Event, at: datetime) -> None:
+            if isinstance(event, Transition) and self.on_grid_state is not None:
+                self.on_grid_state(event.to_state)
             if isinstance(event, RaiseAlarm):
                 entry = NewEntry(EntryKind.ALARM, self.party,
                                  {"code": str(event.code), "message": event.message})
@@ -283,16 +326,24 @@ class Gateway:
         lead = min(timedelta(seconds=30), cadence / 10)
         await self._round(self.clock.now())
         boundary = _next_boundary(self.clock.now() + lead, cadence)
+        settled_until = _next_boundary(self.clock.now(), finest)
         while until is None or boundary <= until:
+            if self.clock.now() > boundary - lead:
+                behind = self.clock.now() - (boundary - lead)
+                log.warning("market loop is %.0f s behind the clock; skipping to the next "
+                            "boundary", behind.total_seconds())
+                boundary = _next_boundary(self.clock.now() + lead, cadence)
+                continue
             if not await self._sleep_until(boundary - lead, stop):
                 return
             await self._round(self.clock.now())
             if not await self._sleep_until(boundary, stop):
                 return
-            if _next_boundary(boundary, finest) == boundary:
-                settled = Interval(boundary - finest, finest)
+            while settled_until + finest <= boundary:
+                settled = Interval(settled_until, finest)
                 self.status.settlements.append(
                     await self.operator.settle(settled, self.clock.now()))
+                settled_until += finest
             for problem in await self.operator.apply(Interval(boundary, finest)):
                 log.warning("setting devices at %s: %s", boundary.isoformat(), problem)
             boundary += cadence

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +53,8 @@ class ExternalSide(Protocol):
 
     def expected_prices(self, intervals: Sequence[Interval]) -> dict[Interval, Decimal]: ...
 
+    def price_forecast(self, intervals: Sequence[Interval]) -> dict[Interval, Decimal]: ...
+
     def realtime_price(self, interval: Interval) -> Decimal | None: ...
 
     def transactions_covering(self, interval: Interval) -> list[Transaction]: ...
@@ -79,6 +82,7 @@ class RoundReport:
     transactions: int
     shed: tuple[str, ...]
     problems: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)  # real seconds per phase
 
 
 @dataclass
@@ -126,21 +130,35 @@ class MarketOperator:
                                                 self.pcc_import_limit_kw - already)),
             export_limit_kw=max(Decimal(0), min(standing.export_limit_kw,
                                                 self.pcc_export_limit_kw + already)),
-            party=standing.party,
         )
 
     async def run_round(self, now: datetime) -> RoundReport:
+        timings: dict[str, float] = {}
+        mark = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal mark
+            timings[name] = time.perf_counter() - mark
+            mark = time.perf_counter()
+
         intervals = horizon_intervals(now, self.market.tiers, self.market.zone)
         if self.external is not None and not self.islanded:
             await self.external.refresh(now, intervals)
-        expected = self.external.expected_prices(intervals) if self.external else {}
+        lap("refresh")
+        expected: dict[Interval, Decimal] = {}
+        if self.external is not None:
+            expected = self.external.expected_prices(intervals)
+            if not expected:
+                expected = self.external.price_forecast(intervals)
         view = MarketView(now, expected, tuple(self.recent_prices), self.islanded)
         bound = [s.participant(view, intervals) for s in self.services.values()]
         participants = [_Recorded(p) for p in bound if p is not None]
+        lap("tenders")
         result = await asyncio.to_thread(
             self.market.clear_round, now, participants, external=self._external,
             islanded=self.islanded,
         )
+        lap("clear")
         entries = [
             NewEntry(EntryKind.TENDER, p.party, {"round": now.isoformat(),
                                                  "tenders": [encode_tender(t) for t in p.issued]})
@@ -149,6 +167,7 @@ class MarketOperator:
         new = result.transactions
         entries += [NewEntry.for_transaction(tx, party=self.party) for tx in new]
         await self.writer.commit(entries, now)
+        lap("ledger")
         self.transactions.extend(new)
         self.last_round = result
         current = result.results[0]
@@ -161,6 +180,8 @@ class MarketOperator:
         if self.external is not None and not self.islanded:
             targets = {iv: self.market.net_import_kw(iv) for iv in result.intervals}
             report.problems += [str(p) for p in await self.external.square(now, targets)]
+        lap("square")
+        report.timings_s = timings
         return report
 
     async def apply(self, interval: Interval) -> list[str]:

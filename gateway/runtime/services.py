@@ -71,6 +71,7 @@ class DeviceService:
     shed: bool = False
     last_setpoint: dict[str, float | bool] = field(default_factory=dict)
     _temps: list[tuple[datetime, float]] = field(default_factory=list)
+    _pv_available: dict[Interval, Decimal] = field(default_factory=dict)
 
     @property
     def party(self) -> str:
@@ -122,12 +123,13 @@ class DeviceService:
             draw = self.draw_kw()
             if draw is None:
                 return _UNKNOWN, {}
-            load = Decimal(str(round(max(draw, 0.0), 3)))
+            load = _forecast_kw(max(draw, 0.0))
             return None, {iv: load for iv in intervals}
         if kind == "curtailable":
             return None, {}
         if kind == "pv":
-            return None, self._pv_forecast(view.now, intervals)
+            self._pv_available = self._pv_forecast(view.now, intervals)
+            return None, self._pv_available
         if kind == "hvac":
             temp = self.value("zone_temperature_c")
             if temp is None:
@@ -151,14 +153,12 @@ class DeviceService:
         produced = -(self.draw_kw() or 0.0)
         clear_now = clear_sky_fraction(now, self.zone)
         ratio = 1.0 if clear_now < 0.05 else min(1.0, max(0.0, produced / (peak * clear_now)))
-        curtailed = self.last_setpoint.get("curtailment_limit_pct", 100.0)
-        if isinstance(curtailed, float) and curtailed < 99.0:
+        if self.last_setpoint.get("curtailment_enable") == 1:
             ratio = 1.0  # output is limited by us, not by clouds
         out = {}
         for interval in intervals:
             middle = interval.start + interval.duration / 2
-            kw = peak * clear_sky_fraction(middle, self.zone) * ratio
-            out[interval] = Decimal(str(round(kw, 3)))
+            out[interval] = _forecast_kw(peak * clear_sky_fraction(middle, self.zone) * ratio)
         return out
 
     def _remember_temperature(self, now: datetime, temp: float) -> None:
@@ -199,7 +199,11 @@ class DeviceService:
             return {"power_setpoint_kw": round(-draw, 3)}
         if nature == "pv":
             peak = float(prefs.peak_power_kw or 1)
-            return {"curtailment_limit_pct": round(min(100.0, max(0.0, -draw / peak * 100)), 1)}
+            available = float(self._pv_available.get(interval, Decimal(0)))
+            if -draw >= available - 0.5:
+                return {"curtailment_enable": 0}  # sold all it expects: no limit
+            limit = round(min(100.0, max(0.0, -draw / peak * 100)), 1)
+            return {"curtailment_limit_pct": limit, "curtailment_enable": 1}
         if nature == "ev_charger":
             amps = draw * 1000 / (3 * self.nominal_voltage_v)
             return {"current_limit_a": round(min(32.0, max(0.0, amps)), 1)}
@@ -226,14 +230,21 @@ class DeviceService:
         problems = []
         driver = self.poller.driver(self.device.id)
         for point, value in writes.items():
-            if self.last_setpoint.get(point) == value:
-                continue
             try:
                 await driver.write(point, value)
                 self.last_setpoint[point] = value
             except DriverError as err:
                 problems.append(str(err))
         return problems
+
+
+FORECAST_STEP_KW = 0.5
+
+
+def _forecast_kw(kw: float) -> Decimal:
+    """Forecasts move in 0.5 kW steps, so measurement noise does not re-trade the horizon
+    every round (a re-trade costs a tender, a transaction and a ledger entry)."""
+    return Decimal(str(round(kw / FORECAST_STEP_KW) * FORECAST_STEP_KW))
 
 
 class _Unknown:

@@ -21,8 +21,8 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -42,7 +42,11 @@ from market.temix import Delivery, Interval, PositionBook, Side, Tender, Transac
 
 log = logging.getLogger(__name__)
 
-MIN_TRADE_KW = Decimal("0.5")  # smaller differences wait for a later round
+# Differences smaller than this wait for a later round: near intervals are squared
+# finely, far ones (traded again as they come closer) in coarser steps.
+MIN_TRADE_KW = Decimal("0.5")
+MIN_TRADE_FAR_KW = Decimal("5")
+NEAR = timedelta(hours=1)
 MAX_IN_FLIGHT = 8
 RETRIES = 2
 
@@ -86,6 +90,7 @@ class Trader:
         self.last_contact: datetime | None = None
         self.unreachable_since: datetime | None = None
         self._ids = itertools.count(1)
+        self.orders_sent = 0
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Trader:
@@ -192,7 +197,6 @@ class Trader:
             export_price=min(export_price, sell.price - Decimal("0.000001")),
             import_limit_kw=min(sell.quantity, self.import_limit_kw),
             export_limit_kw=min(buy.quantity, self.export_limit_kw) if buy else Decimal(0),
-            party=self.counterparty,
         )
 
     def expected_prices(self, intervals: Sequence[Interval]) -> dict[Interval, Decimal]:
@@ -202,6 +206,17 @@ class Trader:
             if sell is not None:
                 out[interval] = sell.price
         return out
+
+    def price_forecast(self, intervals: Sequence[Interval]) -> dict[Interval, Decimal]:
+        """Expected prices when the tenders cannot be used (islanded, or stale): the last
+        known sell price of each interval, else the mean of all known prices."""
+        known = {iv: sides[Side.SELL].price for iv, sides in self.standing.items()
+                 if Side.SELL in sides}
+        if not known:
+            return {}
+        mean = (sum(known.values(), Decimal(0)) / len(known)).quantize(Decimal("0.000001"))
+        return {iv: next((p for k, p in known.items() if k.contains(iv)), mean)
+                for iv in intervals}
 
     def realtime_price(self, interval: Interval) -> Decimal | None:
         for known, sides in self.standing.items():
@@ -224,13 +239,15 @@ class Trader:
             target = max(-self.export_limit_kw, min(self.import_limit_kw, target))
             delta = target - self.contracted_import_kw(interval)
             side = Side.SELL if delta > 0 else Side.BUY  # the counterparty's side
-            if abs(delta) < MIN_TRADE_KW:
+            near = interval.start - now <= NEAR
+            if abs(delta) < (MIN_TRADE_KW if near else MIN_TRADE_FAR_KW):
                 continue
             tender = self._tender(interval, side)
             if tender is None:
                 continue
             quantity = min(abs(delta), tender.quantity)
             orders.append(self._order(tender, quantity, now))
+        self.orders_sent += len(orders)
         if not orders or not self.reachable:
             self.pending.update({o.transaction.transaction_id: o for o in orders})
             return []
@@ -287,6 +304,14 @@ class Trader:
     async def _record(self, tx: Transaction) -> None:
         self.book.add(tx)
         self.transactions.append(tx)
+        sides = self.standing.get(tx.interval, {})
+        tender = sides.get(tx.side)
+        if tender is not None and tender.tender_id == tx.tender_id:
+            left = tender.quantity - tx.quantity
+            if left > 0:
+                sides[tx.side] = replace(tender, quantity=left)
+            else:
+                del sides[tx.side]
         await self.writer.commit([NewEntry.for_transaction(tx, party=self.party)],
                                  self.clock.now())
 
