@@ -34,7 +34,7 @@ from gpiozero.pins.mock import MockFactory
 
 from drivers.clock import Clock
 from gateway.config import Site
-from hil.bacnet_server import serve_site_bacnet
+from hil.bacnet_server import BacnetDeviceServer, serve_site_bacnet
 from hil.counterparty import PriceWindow, SimulatedCounterparty, Tier
 from hil.opcua_server import serve_site_opcua
 from hil.physics import BuildingPhysics, Timeline, build_physics
@@ -104,6 +104,7 @@ class BuildingRig:
         self.pin_factory = pin_factory or MockFactory()
         self.counterparty = counterparty_for_site(site, self.timeline, clock)
         self.devices: SiteDevices | None = None
+        self.bacnet_servers: list[BacnetDeviceServer] = []
         self._stack = contextlib.AsyncExitStack()
         self._task: asyncio.Task[None] | None = None
 
@@ -124,7 +125,8 @@ class BuildingRig:
         self.devices = await stack.enter_async_context(
             SiteDevices(self.site, self.state, self.clock, pin_factory=self.pin_factory)
         )
-        await stack.enter_async_context(serve_site_bacnet(self.site, self.state, self.clock))
+        self.bacnet_servers = await stack.enter_async_context(
+            serve_site_bacnet(self.site, self.state, self.clock))
         await stack.enter_async_context(serve_site_opcua(self.site, self.state, self.clock))
         await stack.enter_async_context(self.counterparty)
         self._task = asyncio.create_task(self._run_physics(), name="hil-physics")

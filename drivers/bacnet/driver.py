@@ -26,6 +26,7 @@ from typing import Any
 
 from drivers.bacnet.network import acquire_stack, release_stack
 from drivers.bacnet.ports import PortInUse, device_address
+from drivers.bacnet.priorities import DEFAULT_PRIORITY, check_priority
 from drivers.bacnet.stack import BacnetRequestError, BacnetStack, CovSubscription, DeviceIdentity
 from drivers.base import (
     DeviceFault,
@@ -44,9 +45,6 @@ from drivers.profile import BacnetPoint, BacnetProfile, ValueType
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PRIORITY = 12
-FORBIDDEN_PRIORITIES = {1: "manual life safety", 2: "automatic life safety",
-                        5: "critical equipment control", 6: "minimum on/off"}
 DEFAULT_LOCAL_ADDRESS = "0.0.0.0:47808"
 RPM_OVERHEAD_BYTES = 16
 RPM_BYTES_PER_VALUE = 24
@@ -54,19 +52,6 @@ RPM_BYTES_PER_VALUE = 24
 ChangeListener = Callable[[str, Reading], None]
 
 
-def check_priority(priority: int) -> int:
-    """The command priority a site may use; 1, 2, 5 and 6 belong to safety functions."""
-    if not 1 <= priority <= 16:
-        raise ValueError(f"BACnet priority must be 1-16, got {priority}")
-    if priority in FORBIDDEN_PRIORITIES:
-        raise ValueError(
-            f"BACnet priority {priority} ({FORBIDDEN_PRIORITIES[priority]}) is reserved; "
-            f"choose a priority such as {DEFAULT_PRIORITY} (the default), 9-16 or 3, 4, 7"
-        )
-    if priority == 8:
-        log.warning("BACnet priority 8 is the manual-operator slot; the gateway's commands "
-                    "will override operators at 9-16 and fight them at 8")
-    return priority
 
 
 class BacnetDriver:

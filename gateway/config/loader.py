@@ -20,6 +20,7 @@ from drivers.profile import GpioProfile, Profile, load_profile, resolve_profile_
 from drivers.yamldoc import ConfigError, Problem, YamlDocument, validate
 from gateway.config.site import (
     ApiSection,
+    BacnetSection,
     Device,
     ExternalMarketSection,
     MarketSection,
@@ -61,6 +62,7 @@ class SiteFile(Section):
     market: MarketSection
     external_market: ExternalMarketSection | None = None
     islanding: IslandingSettings = Field(default_factory=IslandingSettings)
+    bacnet: BacnetSection = Field(default_factory=BacnetSection)
     storage: StorageSection = Field(default_factory=StorageSection)
     api: ApiSection = Field(default_factory=ApiSection)
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from drivers.bacnet.priorities import check_priority
 from drivers.connection import Connection
 from drivers.profile import Nature
 
@@ -201,6 +202,23 @@ class ExternalMarketSection(Section):
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return parse_duration(value)  # type: ignore[arg-type]
+
+
+class BacnetSection(Section):
+    """How the gateway itself appears on BACnet/IP (one local port for every device)."""
+
+    local_address: str = Field(
+        default="0.0.0.0:47808",
+        description="our BACnet/IP address: IP[/PREFIX][:PORT]; give a prefix for Who-Is",
+    )
+    bbmd: str | None = Field(default=None, description="register as a foreign device: IP:PORT")
+    priority: int = Field(default=12, description="command priority (not 1, 2, 5 or 6)")
+    cov_lifetime_s: int = Field(default=300, ge=10, le=86_400)
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, value: int) -> int:
+        return check_priority(value)
 
 
 class StorageSection(Section):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,7 +47,7 @@ from market.temix import Interval
 
 log = logging.getLogger(__name__)
 
-FIRST_POLL_TIMEOUT_S = 10.0
+ROUND_LEAD_S = 30.0
 
 
 def site_path(site: Site, value: str) -> Path:
@@ -116,6 +117,7 @@ class Gateway:
         self.islanding: IslandingService | None = None
         self.roles = SiteRoles.of(site)
         self._commands: SiteCommands | None = None
+        self._round_real_s = 0.0  # recent rounds' wall time (decays), for the lead
         self._side_tasks: set[asyncio.Task[None]] = set()
 
     # -- lifespan --------------------------------------------------------------------------
@@ -182,6 +184,12 @@ class Gateway:
         options = dict(self.driver_options.get(kind, {}))
         if kind == "opcua":
             options.setdefault("base_dir", str(self.site.path.parent))
+        if kind == "bacnet":
+            bacnet = self.config.bacnet
+            for key, value in (("local_address", bacnet.local_address), ("bbmd", bacnet.bbmd),
+                               ("priority", bacnet.priority),
+                               ("cov_lifetime_s", bacnet.cov_lifetime_s)):
+                options.setdefault(key, value)
         if kind in ("modbus_tcp", "modbus_rtu"):
             # SunSpec reversion timers outlive two rounds: a setpoint reverts only when the
             # gateway stops refreshing it (a crash), never between rounds.
@@ -323,13 +331,13 @@ class Gateway:
         assert self.operator is not None
         cadence = self.config.market.clearing_cadence
         finest = self.config.market.horizon[0].interval
-        lead = min(timedelta(seconds=30), cadence / 10)
         await self._round(self.clock.now())
-        boundary = _next_boundary(self.clock.now() + lead, cadence)
+        boundary = _next_boundary(self.clock.now() + self._lead(cadence), cadence)
         settled_until = _next_boundary(self.clock.now(), finest)
         while until is None or boundary <= until:
-            if self.clock.now() > boundary - lead:
-                behind = self.clock.now() - (boundary - lead)
+            lead = self._lead(cadence)
+            if self.clock.now() >= boundary:
+                behind = self.clock.now() - boundary
                 log.warning("market loop is %.0f s behind the clock; skipping to the next "
                             "boundary", behind.total_seconds())
                 boundary = _next_boundary(self.clock.now() + lead, cadence)
@@ -348,9 +356,20 @@ class Gateway:
                 log.warning("setting devices at %s: %s", boundary.isoformat(), problem)
             boundary += cadence
 
+    def _lead(self, cadence: timedelta) -> timedelta:
+        """How long before a boundary its round starts: 30 s, or five times what recent
+        rounds took (in clock time, so an accelerated clock gets a longer lead) — the
+        round must be committed and squared outside before the counterparty's tenders for
+        the interval expire at its start. At most half the cadence."""
+        lead_s = max(ROUND_LEAD_S, 5 * self._round_real_s * max(self.clock.speed, 1.0))
+        return min(timedelta(seconds=lead_s), cadence / 2)
+
     async def _round(self, now: datetime) -> None:
         assert self.operator is not None
+        started = time.perf_counter()
         report = await self.operator.run_round(now)
+        took = time.perf_counter() - started
+        self._round_real_s = max(took, 0.7 * self._round_real_s + 0.3 * took)
         self.status.rounds.append(report)
         for problem in report.problems:
             log.warning("round %s: %s", now.isoformat(), problem)

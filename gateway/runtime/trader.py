@@ -42,9 +42,10 @@ from market.temix import Delivery, Interval, PositionBook, Side, Tender, Transac
 
 log = logging.getLogger(__name__)
 
-# Differences smaller than this wait for a later round: near intervals are squared
-# finely, far ones (traded again as they come closer) in coarser steps.
-MIN_TRADE_KW = Decimal("0.5")
+# Intervals starting within NEAR are squared exactly (to the market's resolution, one
+# micro-kW), so what the building contracted outside equals its internal net position when
+# delivery starts; farther ones are traded in coarser steps as they come closer.
+MIN_TRADE_KW = Decimal("0.000001")
 MIN_TRADE_FAR_KW = Decimal("5")
 NEAR = timedelta(hours=1)
 MAX_IN_FLIGHT = 8
@@ -244,6 +245,11 @@ class Trader:
                 continue
             tender = self._tender(interval, side)
             if tender is None:
+                if near:
+                    log.info("at %s cannot square %s kW of %s: no standing %s tender (%s)",
+                             now.isoformat(), delta, interval, side.value.lower(),
+                             {s.value: t.quantity for s, t in
+                              self.standing.get(interval, {}).items()})
                 continue
             quantity = min(abs(delta), tender.quantity)
             orders.append(self._order(tender, quantity, now))

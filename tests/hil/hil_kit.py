@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import socket
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -66,43 +63,3 @@ class IslandingScript:
                 breaker.client_write("close", False)
                 battery.client_write("mode", 0)
                 self._grid_back_since = None
-
-
-def _free_port(kind: socket.SocketKind) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class PrivateSite:
-    """A copy of the demo site on free ports, with its files under a temporary folder."""
-
-    path: Path
-    tcp_ports: list[int]
-    udp_ports: list[int]
-
-
-def private_demo_site(folder: Path) -> PrivateSite:
-    """The demo site rewritten so a test can run the whole rig without clashing."""
-    text = DEMO_SITE.read_text(encoding="utf-8")
-    tcp = {old: _free_port(socket.SOCK_STREAM) for old in (15020, 15021, 15022, 15023, 4841,
-                                                           18080)}
-    udp = {old: _free_port(socket.SOCK_DGRAM) for old in (47811, 47812, 47813, 47814)}
-    ports = {**tcp, **udp}
-    pattern = "|".join(str(old) for old in ports)
-    text = re.sub(rf"\b({pattern})\b", lambda match: str(ports[int(match.group(1))]), text)
-    text = text.replace("../../state/demo", str(folder / "state"))
-    path = folder / "site.yaml"
-    path.write_text(text, encoding="utf-8")
-    return PrivateSite(path, list(tcp.values()), list(udp.values()))
-
-
-def port_is_free(port: int, kind: socket.SocketKind) -> bool:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True

@@ -14,7 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
-from hil_kit import START, PrivateSite, port_is_free, private_demo_site
+from hil_kit import START
+from sitekit import PrivateSite, port_is_free, private_demo_site
 
 from drivers.clock import ScaledClock
 from drivers.factory import build_driver
