@@ -53,6 +53,7 @@ class _Entry:
     readings: dict[str, Reading] = field(default_factory=dict)
     failures: int = 0
     polls: int = 0
+    polled_every_s: float = 0.0  # the interval in force at the last poll (clock seconds)
     task: asyncio.Task[None] | None = None
 
 
@@ -88,7 +89,10 @@ class Poller:
     def readings(self, device_id: str) -> dict[str, Reading]:
         """Latest readings of a device, with readings past their age marked STALE."""
         entry = self._entry(device_id)
-        limit = timedelta(seconds=self._interval_s(entry) * STALE_AFTER_INTERVALS)
+        # Judged against the interval the reading was polled on: after the clock slows
+        # down, a reading taken on the faster schedule is not stale before its time.
+        every = max(self._interval_s(entry), entry.polled_every_s)
+        limit = timedelta(seconds=every * STALE_AFTER_INTERVALS)
         now = self._clock.now()
         return {
             name: reading.as_stale()
@@ -177,6 +181,7 @@ class Poller:
             if not _no_answer(readings):
                 break
         entry.polls += 1
+        entry.polled_every_s = self._interval_s(entry)
         entry.failures = entry.failures + 1 if _no_answer(readings) else 0
         entry.readings = readings
         for subscriber in list(self._subscribers):

@@ -48,6 +48,7 @@ from market.temix import Interval
 log = logging.getLogger(__name__)
 
 ROUND_LEAD_S = 30.0
+MAX_REAL_SLICE_S = 0.05
 
 
 def site_path(site: Site, value: str) -> Path:
@@ -382,25 +383,29 @@ class Gateway:
             self.notifier.watchdog()
 
     async def _sleep_until(self, when: datetime, stop: asyncio.Event | None) -> bool:
-        """Wait for ``when`` on the clock, feeding the watchdog; False when stopped."""
-        delay = (when - self.clock.now()).total_seconds()
-        while delay > 0:
-            step = min(delay, self._watchdog_period())
+        """Wait for ``when`` on the clock, feeding the watchdog; False when stopped.
+
+        Waits in slices of at most MAX_REAL_SLICE_S real seconds, so a clock whose speed
+        changes meanwhile (the demo slows down around grid events) is followed."""
+        while True:
+            delay = (when - self.clock.now()).total_seconds()
+            if delay <= 0:
+                return stop is None or not stop.is_set()
+            speed = max(self.clock.speed, 1e-9)
+            real = min(delay / speed, MAX_REAL_SLICE_S, self._watchdog_real_s())
             if stop is None:
-                await self.clock.sleep(step)
+                await asyncio.sleep(real)
             else:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), step / max(self.clock.speed, 1e-9))
+                    await asyncio.wait_for(stop.wait(), real)
                 if stop.is_set():
                     return False
             if self._healthy():
                 self.notifier.watchdog()
-            delay = (when - self.clock.now()).total_seconds()
-        return stop is None or not stop.is_set()
 
-    def _watchdog_period(self) -> float:
+    def _watchdog_real_s(self) -> float:
         interval = self.notifier.watchdog_interval_s
-        return interval * max(self.clock.speed, 1.0) if interval else 60.0
+        return interval if interval else 60.0
 
     def _healthy(self) -> bool:
         return all(not t.done() for t in self._tasks)

@@ -136,7 +136,7 @@ class DemoMonitor:
             self.outages[-1].islanded = self.outages[-1].islanded or stamp
             self.emit(f"{stamp}  ISLANDED: battery grid-forming, non-critical loads shed")
         elif state is State.RESYNCHRONISING:
-            self.emit(f"{stamp}  grid back: waiting the enter-service delay, then sync-check")
+            self.emit(f"{stamp}  grid stable for the enter-service delay: synchronising")
         elif state is State.GRID_CONNECTED and self.outages and \
                 self.outages[-1].reconnected is None:
             self.outages[-1].reconnected = stamp
