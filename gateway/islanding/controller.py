@@ -51,7 +51,7 @@ from gateway.islanding.synccheck import sync_summary, sync_violation, window_vio
 # Raise STARTUP_DATA_MISSING when the controller is still UNKNOWN this long after start.
 STARTUP_ALARM_AFTER_S = 30.0
 # Raise SYNC_CHECK_NOT_MET when the sync-check has not passed this long into resync.
-SYNC_ALARM_AFTER_S = 60.0
+SYNC_ALARM_AFTER_S = 180.0  # a slow slip (0.01 Hz) takes 100 s per cycle
 # Below this grid voltage a missing frequency reading is expected, not a meter fault.
 LIVE_GRID_MIN_PU = 0.5
 # A state change can enable the next one in the same step (e.g. boot, then trip);
