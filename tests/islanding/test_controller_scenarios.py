@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 from islanding_rig import GRID_DEAD, GRID_OK, Grid, Rig, settings
 
+from gateway.islanding.controller import SYNC_ALARM_AFTER_S
 from gateway.islanding.messages import (
     AlarmCode,
     CloseBreaker,
@@ -172,7 +173,7 @@ def test_no_close_until_in_sync_then_alarm_if_it_takes_long() -> None:
     rig.island_phase_deg = 35.0  # beyond Table 5's 20° for ≤ 500 kVA
     rig.grid = GRID_OK
     rig.run_until(lambda: rig.state is State.RESYNCHRONISING, 11.0)
-    rig.run_for(61.0)
+    rig.run_for(SYNC_ALARM_AFTER_S + 1.0)
     assert rig.outputs(CloseBreaker) == []
     assert AlarmCode.SYNC_CHECK_NOT_MET in alarm_codes(rig)
     rig.island_phase_deg = -350.0  # wraps to +10°
