@@ -26,7 +26,7 @@ and forecast of this round — that is what the gateway's device service hands t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -42,6 +42,7 @@ __all__ = [
     "BoundAgent",
     "Forecast",
     "Participant",
+    "Personality",
     "PositionCurve",
     "Positions",
     "PriceBand",
@@ -226,6 +227,58 @@ class BoundAgent(Generic[S]):
         self, now: datetime, intervals: Sequence[Interval], positions: Positions
     ) -> list[Tender]:
         return self.agent.tenders(now, intervals, self.state, self.forecast, positions)
+
+
+class _Prioritised(Protocol):
+    @property
+    def priority(self) -> int: ...
+
+
+PrefsT = TypeVar("PrefsT", bound=_Prioritised)
+
+
+class Personality(Generic[PrefsT]):
+    """What every personality shares: ``(party, preferences, band)`` and its priority.
+
+    A subclass adds its own ``tenders`` and ``setpoint``; one whose plan is a curve per
+    interval hands :meth:`curve_round` the curve of each interval.
+    """
+
+    def __init__(self, party: str, preferences: PrefsT, band: PriceBand = DEFAULT_BAND) -> None:
+        self.party = party
+        self.preferences = preferences
+        self.band = band
+
+    @property
+    def priority(self) -> int:
+        return self.preferences.priority
+
+    def curve_round(
+        self,
+        now: datetime,
+        intervals: Sequence[Interval],
+        positions: Positions,
+        curve_of: Callable[[Interval], PositionCurve | None],
+    ) -> list[Tender]:
+        """Tenders moving each interval's position onto ``curve_of(interval)``.
+
+        An interval whose curve is None is not tendered (its position is held as it is).
+        """
+        out: list[Tender] = []
+        party, band = self.party, self.band
+        for interval in intervals:
+            curve = curve_of(interval)
+            if curve is None:
+                continue
+            out += curve_tenders(
+                party,
+                interval,
+                curve,
+                positions.get(interval, _ZERO) if positions else _ZERO,
+                band,
+                tender_prefix(party, now, interval),
+            )
+        return out
 
 
 def draw_setpoint(

@@ -29,10 +29,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from market.agents.base import (
-    DEFAULT_BAND,
     Forecast,
+    Personality,
     Positions,
-    PriceBand,
     Setpoint,
     draw_setpoint,
     kw,
@@ -116,19 +115,8 @@ def _rate_down(base: float, room_kwh: float, h: float, leg: float) -> float:
     return base + (room_kwh - to_zero) * leg / h
 
 
-class Battery:
+class Battery(Personality[BatteryPreferences]):
     """Forecast = expected price per interval; intervals without one are not traded."""
-
-    def __init__(
-        self, party: str, preferences: BatteryPreferences, band: PriceBand = DEFAULT_BAND
-    ) -> None:
-        self.party = party
-        self.preferences = preferences
-        self.band = band
-
-    @property
-    def priority(self) -> int:
-        return self.preferences.priority
 
     def _change(self, rate_kw: float, duration_h: float) -> float:
         return stored_energy_change_kwh(self.preferences, rate_kw, duration_h)

@@ -8,15 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from market.agents.base import (
-    DEFAULT_BAND,
     Forecast,
+    Personality,
     PositionCurve,
     Positions,
-    PriceBand,
     Setpoint,
-    curve_tenders,
     draw_setpoint,
-    tender_prefix,
 )
 from market.temix import Interval, Tender
 
@@ -36,19 +33,8 @@ class CriticalLoadPreferences:
     priority: int = 100
 
 
-class CriticalLoad:
+class CriticalLoad(Personality[CriticalLoadPreferences]):
     """Forecast (kW per interval) = its load. Buys it at the cap; sells back any excess."""
-
-    def __init__(
-        self, party: str, preferences: CriticalLoadPreferences, band: PriceBand = DEFAULT_BAND
-    ) -> None:
-        self.party = party
-        self.preferences = preferences
-        self.band = band
-
-    @property
-    def priority(self) -> int:
-        return self.preferences.priority
 
     def tenders(
         self,
@@ -58,19 +44,12 @@ class CriticalLoad:
         forecast: Forecast,
         positions: Positions,
     ) -> list[Tender]:
-        out: list[Tender] = []
         rated_kw = self.preferences.rated_kw
-        for interval in intervals:
-            load_kw = forecast.get(interval, rated_kw) if forecast else rated_kw
-            out += curve_tenders(
-                self.party,
-                interval,
-                PositionCurve.flat(-load_kw),
-                positions.get(interval, _ZERO) if positions else _ZERO,
-                self.band,
-                tender_prefix(self.party, now, interval),
-            )
-        return out
+
+        def curve(interval: Interval) -> PositionCurve:
+            return PositionCurve.flat(-(forecast.get(interval, rated_kw) if forecast else rated_kw))
+
+        return self.curve_round(now, intervals, positions, curve)
 
     def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
         return draw_setpoint(interval, position_kw, _ZERO, self.preferences.rated_kw)

@@ -16,17 +16,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from market.agents.base import (
-    DEFAULT_BAND,
     Forecast,
+    Personality,
     PositionCurve,
     Positions,
-    PriceBand,
     Setpoint,
-    curve_tenders,
     draw_setpoint,
     hours,
     kw,
-    tender_prefix,
 )
 from market.temix import Interval, Tender
 
@@ -56,19 +53,8 @@ class EvSession:
     deadline: datetime
 
 
-class EvCharger:
+class EvCharger(Personality[EvPreferences]):
     """Forecast = expected price per interval (missing: treated as ``max_price``)."""
-
-    def __init__(
-        self, party: str, preferences: EvPreferences, band: PriceBand = DEFAULT_BAND
-    ) -> None:
-        self.party = party
-        self.preferences = preferences
-        self.band = band
-
-    @property
-    def priority(self) -> int:
-        return self.preferences.priority
 
     def plan(
         self, intervals: Sequence[Interval], session: EvSession | None, forecast: Forecast
@@ -101,22 +87,15 @@ class EvCharger:
         positions: Positions,
     ) -> list[Tender]:
         plan, urgent = self.plan(intervals, state, forecast)
-        out: list[Tender] = []
-        for interval in intervals:
+        max_price = self.preferences.max_price
+
+        def curve(interval: Interval) -> PositionCurve:
             rate = plan.get(interval, _ZERO)
             if urgent or rate == 0:
-                curve = PositionCurve.flat(-rate)
-            else:
-                curve = PositionCurve(-rate, ((self.preferences.max_price, rate),))
-            out += curve_tenders(
-                self.party,
-                interval,
-                curve,
-                positions.get(interval, _ZERO) if positions else _ZERO,
-                self.band,
-                tender_prefix(self.party, now, interval),
-            )
-        return out
+                return PositionCurve.flat(-rate)
+            return PositionCurve(-rate, ((max_price, rate),))
+
+        return self.curve_round(now, intervals, positions, curve)
 
     def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
         return draw_setpoint(interval, position_kw, _ZERO, self.preferences.max_rate_kw)

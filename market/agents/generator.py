@@ -17,11 +17,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from market.agents.base import (
-    DEFAULT_BAND,
     Forecast,
+    Personality,
     PositionCurve,
     Positions,
-    PriceBand,
     Setpoint,
     curve_tenders,
     price,
@@ -68,19 +67,8 @@ class GeneratorState:
     running_since: datetime | None = None
 
 
-class Generator:
+class Generator(Personality[GeneratorPreferences]):
     """Forecast is unused."""
-
-    def __init__(
-        self, party: str, preferences: GeneratorPreferences, band: PriceBand = DEFAULT_BAND
-    ) -> None:
-        self.party = party
-        self.preferences = preferences
-        self.band = band
-
-    @property
-    def priority(self) -> int:
-        return self.preferences.priority
 
     def _must_run(self, state: GeneratorState, interval: Interval) -> bool:
         if not state.running or state.running_since is None:

@@ -26,17 +26,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from market.agents.base import (
-    DEFAULT_BAND,
     Forecast,
+    Personality,
     PositionCurve,
     Positions,
-    PriceBand,
     Setpoint,
-    curve_tenders,
     draw_setpoint,
     kw,
     price,
-    tender_prefix,
 )
 from market.temix import Interval, Tender
 
@@ -87,19 +84,8 @@ class HvacState:
     recent_prices: tuple[Decimal, ...]
 
 
-class HvacZone:
+class HvacZone(Personality[HvacPreferences]):
     """Forecast is unused; state drives the bid."""
-
-    def __init__(
-        self, party: str, preferences: HvacPreferences, band: PriceBand = DEFAULT_BAND
-    ) -> None:
-        self.party = party
-        self.preferences = preferences
-        self.band = band
-
-    @property
-    def priority(self) -> int:
-        return self.preferences.priority
 
     def bid_price(self, temp_c: float, mean: float, std: float) -> Decimal | None:
         """PNNL bid for one block at ``temp_c``: a price, the cap, or None (do not run)."""
@@ -150,22 +136,16 @@ class HvacZone:
         prices = [float(x) for x in state.recent_prices] or [float(self.band.floor)]
         mean = statistics.fmean(prices)
         std = statistics.pstdev(prices) if len(prices) > 1 else 0.0
-        out: list[Tender] = []
-        for interval in intervals:
+
+        def curve(interval: Interval) -> PositionCurve | None:
             ahead = interval.start - now
             if ahead >= self.preferences.lookahead:
-                continue
+                return None
             midpoint_h = (ahead + interval.duration / 2) / timedelta(hours=1)
             temp_c = state.zone_temp_c + state.drift_c_per_hour * midpoint_h
-            out += curve_tenders(
-                self.party,
-                interval,
-                self.curve(temp_c, mean, std),
-                positions.get(interval, _ZERO) if positions else _ZERO,
-                self.band,
-                tender_prefix(self.party, now, interval),
-            )
-        return out
+            return self.curve(temp_c, mean, std)
+
+        return self.curve_round(now, intervals, positions, curve)
 
     def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
         """Run at the power held (a duty cycle of the rated power)."""

@@ -8,15 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from market.agents.base import (
-    DEFAULT_BAND,
     Forecast,
+    Personality,
     PositionCurve,
     Positions,
-    PriceBand,
     Setpoint,
-    curve_tenders,
     draw_setpoint,
-    tender_prefix,
 )
 from market.temix import Interval, Tender
 
@@ -34,22 +31,11 @@ class CurtailableLoadPreferences:
     priority: int = 10
 
 
-class CurtailableLoad:
+class CurtailableLoad(Personality[CurtailableLoadPreferences]):
     """Forecast (kW per interval) = the load it would draw (schedule); rated power if absent.
 
     Buys that load at prices up to the threshold. The setpoint dims to what it holds.
     """
-
-    def __init__(
-        self, party: str, preferences: CurtailableLoadPreferences, band: PriceBand = DEFAULT_BAND
-    ) -> None:
-        self.party = party
-        self.preferences = preferences
-        self.band = band
-
-    @property
-    def priority(self) -> int:
-        return self.preferences.priority
 
     def tenders(
         self,
@@ -59,21 +45,14 @@ class CurtailableLoad:
         forecast: Forecast,
         positions: Positions,
     ) -> list[Tender]:
-        out: list[Tender] = []
         threshold = self.preferences.threshold_price
         rated_kw = self.preferences.rated_kw
-        for interval in intervals:
+
+        def curve(interval: Interval) -> PositionCurve:
             load_kw = forecast.get(interval, rated_kw) if forecast else rated_kw
-            curve = PositionCurve(-load_kw, ((threshold, load_kw),) if load_kw > 0 else ())
-            out += curve_tenders(
-                self.party,
-                interval,
-                curve,
-                positions.get(interval, _ZERO) if positions else _ZERO,
-                self.band,
-                tender_prefix(self.party, now, interval),
-            )
-        return out
+            return PositionCurve(-load_kw, ((threshold, load_kw),) if load_kw > 0 else ())
+
+        return self.curve_round(now, intervals, positions, curve)
 
     def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
         return draw_setpoint(interval, position_kw, _ZERO, self.preferences.rated_kw)

@@ -8,15 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from market.agents.base import (
-    DEFAULT_BAND,
     Forecast,
+    Personality,
     PositionCurve,
     Positions,
-    PriceBand,
     Setpoint,
-    curve_tenders,
     draw_setpoint,
-    tender_prefix,
 )
 from market.temix import Interval, Tender
 
@@ -34,24 +31,13 @@ class PvPreferences:
     priority: int = 0
 
 
-class PvArray:
+class PvArray(Personality[PvPreferences]):
     """Forecast (kW per interval) = available output (0 when absent).
 
     Sells the forecast at prices above its marginal cost; if the forecast falls below what
     it already sold, it buys the shortfall back. The setpoint is an output limit: it
     produces what it holds, never more, so an unsold surplus is curtailed.
     """
-
-    def __init__(
-        self, party: str, preferences: PvPreferences, band: PriceBand = DEFAULT_BAND
-    ) -> None:
-        self.party = party
-        self.preferences = preferences
-        self.band = band
-
-    @property
-    def priority(self) -> int:
-        return self.preferences.priority
 
     def tenders(
         self,
@@ -61,19 +47,14 @@ class PvArray:
         forecast: Forecast,
         positions: Positions,
     ) -> list[Tender]:
-        out: list[Tender] = []
-        for interval in intervals:
-            available_kw = min(forecast.get(interval, _ZERO), self.preferences.rated_kw)
-            steps = ((self.preferences.marginal_cost, available_kw),) if available_kw > 0 else ()
-            out += curve_tenders(
-                self.party,
-                interval,
-                PositionCurve(_ZERO, steps),
-                positions.get(interval, _ZERO) if positions else _ZERO,
-                self.band,
-                tender_prefix(self.party, now, interval),
-            )
-        return out
+        p = self.preferences
+
+        def curve(interval: Interval) -> PositionCurve:
+            available_kw = min(forecast.get(interval, _ZERO), p.rated_kw)
+            steps = ((p.marginal_cost, available_kw),) if available_kw > 0 else ()
+            return PositionCurve(_ZERO, steps)
+
+        return self.curve_round(now, intervals, positions, curve)
 
     def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
         return draw_setpoint(interval, position_kw, -self.preferences.rated_kw, _ZERO)
