@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from market.context import MarketContext
 from market.errors import TemixError
@@ -1022,26 +1022,20 @@ def _keys(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _enc_create_tender(p: CreateTender) -> Json:
+_Decoder = Callable[[_Reader], Payload]
+
+
+Request = CreateTender | CancelTender | CreateTransaction | CreateQuote | CreateDelivery
+Answer = CreatedTender | CanceledTender | CreatedTransaction | CreatedQuote | CreatedDelivery
+
+
+def _enc_request(p: Request, key: str, value: object) -> Json:
     return {
         "counterPartyId": p.counterparty_id,
         "requestId": p.request_id,
         "marketId": p.market_id,
-        "tender": encode_tender(p.tender),
+        key: value,
     }
-
-
-def _dec_create_tender(r: _Reader) -> CreateTender:
-    return CreateTender(
-        party_id=r.text("partyId"),
-        counterparty_id=r.text("counterPartyId"),
-        request_id=r.text("requestId"),
-        market_id=_market_id(r),
-        tender=decode_tender(r.raw("tender"), "tender"),
-    )
-
-
-Answer = CreatedTender | CanceledTender | CreatedTransaction | CreatedQuote | CreatedDelivery
 
 
 def _enc_answer(p: Answer, id_key: str, id_value: str) -> Json:
@@ -1053,95 +1047,40 @@ def _enc_answer(p: Answer, id_key: str, id_value: str) -> Json:
     }
 
 
+class _RequestHead(TypedDict):
+    party_id: str
+    counterparty_id: str
+    request_id: str
+    market_id: str
+
+
+def _request_head(r: _Reader) -> _RequestHead:
+    """The fields every request payload starts with."""
+    return _RequestHead(
+        party_id=r.text("partyId"),
+        counterparty_id=r.text("counterPartyId"),
+        request_id=r.text("requestId"),
+        market_id=_market_id(r),
+    )
+
+
+def _answer(make: Callable[..., Answer], id_key: str, id_field: str) -> _Decoder:
+    """Decoder of an answer payload whose own id is ``id_key`` (field ``id_field``)."""
+
+    def decode_answer(r: _Reader) -> Payload:
+        party_id, counterparty_id = r.text("partyId"), r.text("counterPartyId")
+        return make(
+            party_id=party_id,
+            counterparty_id=counterparty_id,
+            **{id_field: r.text(id_key)},
+            in_response_to=r.text("inResponseTo"),
+            response=_decode_response(r),
+        )
+
+    return decode_answer
+
+
 _ANSWER_KEYS = _keys("counterPartyId", "inResponseTo", "response")
-
-
-def _dec_created_tender(r: _Reader) -> CreatedTender:
-    return CreatedTender(
-        party_id=r.text("partyId"),
-        counterparty_id=r.text("counterPartyId"),
-        tender_id=r.text("tenderId"),
-        in_response_to=r.text("inResponseTo"),
-        response=_decode_response(r),
-    )
-
-
-def _dec_canceled_tender(r: _Reader) -> CanceledTender:
-    return CanceledTender(
-        party_id=r.text("partyId"),
-        counterparty_id=r.text("counterPartyId"),
-        tender_id=r.text("tenderId"),
-        in_response_to=r.text("inResponseTo"),
-        response=_decode_response(r),
-    )
-
-
-def _dec_created_transaction(r: _Reader) -> CreatedTransaction:
-    return CreatedTransaction(
-        party_id=r.text("partyId"),
-        counterparty_id=r.text("counterPartyId"),
-        transaction_id=r.text("transactionId"),
-        in_response_to=r.text("inResponseTo"),
-        response=_decode_response(r),
-    )
-
-
-def _dec_created_quote(r: _Reader) -> CreatedQuote:
-    return CreatedQuote(
-        party_id=r.text("partyId"),
-        counterparty_id=r.text("counterPartyId"),
-        quote_id=r.text("quoteId"),
-        in_response_to=r.text("inResponseTo"),
-        response=_decode_response(r),
-    )
-
-
-def _dec_created_delivery(r: _Reader) -> CreatedDelivery:
-    return CreatedDelivery(
-        party_id=r.text("partyId"),
-        counterparty_id=r.text("counterPartyId"),
-        delivery_id=r.text("deliveryId"),
-        in_response_to=r.text("inResponseTo"),
-        response=_decode_response(r),
-    )
-
-
-def _enc_cancel_tender(p: CancelTender) -> Json:
-    return {
-        "counterPartyId": p.counterparty_id,
-        "requestId": p.request_id,
-        "marketId": p.market_id,
-        "tenderId": p.tender_id,
-    }
-
-
-def _dec_cancel_tender(r: _Reader) -> CancelTender:
-    return CancelTender(
-        party_id=r.text("partyId"),
-        counterparty_id=r.text("counterPartyId"),
-        request_id=r.text("requestId"),
-        market_id=_market_id(r),
-        tender_id=r.text("tenderId"),
-    )
-
-
-def _enc_create_transaction(p: CreateTransaction) -> Json:
-    return {
-        "counterPartyId": p.counterparty_id,
-        "requestId": p.request_id,
-        "marketId": p.market_id,
-        "transaction": encode_transaction(p.transaction),
-    }
-
-
-def _dec_create_transaction(r: _Reader) -> CreateTransaction:
-    return CreateTransaction(
-        party_id=r.text("partyId"),
-        counterparty_id=r.text("counterPartyId"),
-        request_id=r.text("requestId"),
-        market_id=_market_id(r),
-        transaction=decode_transaction(r.raw("transaction"), "transaction"),
-    )
 
 
 def _enc_request_position(p: RequestPosition) -> Json:
@@ -1190,25 +1129,6 @@ def _dec_reply_position(r: _Reader) -> ReplyPosition:
     )
 
 
-def _enc_create_quote(p: CreateQuote) -> Json:
-    return {
-        "counterPartyId": p.counterparty_id,
-        "requestId": p.request_id,
-        "marketId": p.market_id,
-        "quote": _encode_quote(p.quote),
-    }
-
-
-def _dec_create_quote(r: _Reader) -> CreateQuote:
-    return CreateQuote(
-        party_id=r.text("partyId"),
-        counterparty_id=r.text("counterPartyId"),
-        request_id=r.text("requestId"),
-        market_id=_market_id(r),
-        quote=_decode_quote(r.raw("quote"), "quote"),
-    )
-
-
 def _enc_distribute_tender(p: DistributeTender) -> Json:
     return {
         "requestId": p.request_id,
@@ -1230,25 +1150,6 @@ def _dec_distribute_tender(r: _Reader) -> DistributeTender:
         market_id=_market_id(r),
         target_group=tuple(group),
         tenders=tuple(decode_tender(item, item_path) for item_path, item in r.items("tenders")),
-    )
-
-
-def _enc_create_delivery(p: CreateDelivery) -> Json:
-    return {
-        "counterPartyId": p.counterparty_id,
-        "requestId": p.request_id,
-        "marketId": p.market_id,
-        "delivery": _encode_delivery(p.delivery),
-    }
-
-
-def _dec_create_delivery(r: _Reader) -> CreateDelivery:
-    return CreateDelivery(
-        party_id=r.text("partyId"),
-        counterparty_id=r.text("counterPartyId"),
-        request_id=r.text("requestId"),
-        market_id=_market_id(r),
-        delivery=_decode_delivery(r.raw("delivery"), "delivery"),
     )
 
 
@@ -1276,13 +1177,13 @@ PAYLOAD_TYPES: frozenset[str] = frozenset(_NAMES.values())
 def _encode_body(payload: Payload) -> Json:
     match payload:
         case CreateTender():
-            return _enc_create_tender(payload)
+            return _enc_request(payload, "tender", encode_tender(payload.tender))
         case CreatedTender() | CanceledTender():
             return _enc_answer(payload, "tenderId", payload.tender_id)
         case CancelTender():
-            return _enc_cancel_tender(payload)
+            return _enc_request(payload, "tenderId", payload.tender_id)
         case CreateTransaction():
-            return _enc_create_transaction(payload)
+            return _enc_request(payload, "transaction", encode_transaction(payload.transaction))
         case CreatedTransaction():
             return _enc_answer(payload, "transactionId", payload.transaction_id)
         case RequestPosition():
@@ -1290,26 +1191,47 @@ def _encode_body(payload: Payload) -> Json:
         case ReplyPosition():
             return _enc_reply_position(payload)
         case CreateQuote():
-            return _enc_create_quote(payload)
+            return _enc_request(payload, "quote", _encode_quote(payload.quote))
         case CreatedQuote():
             return _enc_answer(payload, "quoteId", payload.quote_id)
         case DistributeTender():
             return _enc_distribute_tender(payload)
         case CreateDelivery():
-            return _enc_create_delivery(payload)
+            return _enc_request(payload, "delivery", _encode_delivery(payload.delivery))
         case CreatedDelivery():
             return _enc_answer(payload, "deliveryId", payload.delivery_id)
 
 
 _REQUEST_KEYS = _keys("counterPartyId", "requestId", "marketId")
 
-_DECODERS: dict[str, tuple[frozenset[str], Callable[[_Reader], Payload]]] = {
-    "EiCreateTender": (_REQUEST_KEYS | {"tender"}, _dec_create_tender),
-    "EiCreatedTender": (_ANSWER_KEYS | {"tenderId"}, _dec_created_tender),
-    "EiCancelTender": (_REQUEST_KEYS | {"tenderId"}, _dec_cancel_tender),
-    "EiCanceledTender": (_ANSWER_KEYS | {"tenderId"}, _dec_canceled_tender),
-    "EiCreateTransaction": (_REQUEST_KEYS | {"transaction"}, _dec_create_transaction),
-    "EiCreatedTransaction": (_ANSWER_KEYS | {"transactionId"}, _dec_created_transaction),
+_DECODERS: dict[str, tuple[frozenset[str], _Decoder]] = {
+    "EiCreateTender": (
+        _REQUEST_KEYS | {"tender"},
+        lambda r: CreateTender(**_request_head(r), tender=decode_tender(r.raw("tender"), "tender")),
+    ),
+    "EiCreatedTender": (
+        _ANSWER_KEYS | {"tenderId"},
+        _answer(CreatedTender, "tenderId", "tender_id"),
+    ),
+    "EiCancelTender": (
+        _REQUEST_KEYS | {"tenderId"},
+        lambda r: CancelTender(**_request_head(r), tender_id=r.text("tenderId")),
+    ),
+    "EiCanceledTender": (
+        _ANSWER_KEYS | {"tenderId"},
+        _answer(CanceledTender, "tenderId", "tender_id"),
+    ),
+    "EiCreateTransaction": (
+        _REQUEST_KEYS | {"transaction"},
+        lambda r: CreateTransaction(
+            **_request_head(r),
+            transaction=decode_transaction(r.raw("transaction"), "transaction"),
+        ),
+    ),
+    "EiCreatedTransaction": (
+        _ANSWER_KEYS | {"transactionId"},
+        _answer(CreatedTransaction, "transactionId", "transaction_id"),
+    ),
     "EiRequestPosition": (
         _keys("requestId", "marketId", "positionParty", "boundingInterval", "intervalDuration"),
         _dec_request_position,
@@ -1325,12 +1247,23 @@ _DECODERS: dict[str, tuple[frozenset[str], Callable[[_Reader], Payload]]] = {
         ),
         _dec_reply_position,
     ),
-    "EiCreateQuote": (_REQUEST_KEYS | {"quote"}, _dec_create_quote),
-    "EiCreatedQuote": (_ANSWER_KEYS | {"quoteId"}, _dec_created_quote),
+    "EiCreateQuote": (
+        _REQUEST_KEYS | {"quote"},
+        lambda r: CreateQuote(**_request_head(r), quote=_decode_quote(r.raw("quote"), "quote")),
+    ),
+    "EiCreatedQuote": (_ANSWER_KEYS | {"quoteId"}, _answer(CreatedQuote, "quoteId", "quote_id")),
     "EiDistributeTender": (
         _keys("requestId", "marketId", "targetGroup", "tenders"),
         _dec_distribute_tender,
     ),
-    "EiCreateDelivery": (_REQUEST_KEYS | {"delivery"}, _dec_create_delivery),
-    "EiCreatedDelivery": (_ANSWER_KEYS | {"deliveryId"}, _dec_created_delivery),
+    "EiCreateDelivery": (
+        _REQUEST_KEYS | {"delivery"},
+        lambda r: CreateDelivery(
+            **_request_head(r), delivery=_decode_delivery(r.raw("delivery"), "delivery")
+        ),
+    ),
+    "EiCreatedDelivery": (
+        _ANSWER_KEYS | {"deliveryId"},
+        _answer(CreatedDelivery, "deliveryId", "delivery_id"),
+    ),
 }
