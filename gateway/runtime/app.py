@@ -369,6 +369,7 @@ class Gateway:
         assert self.operator is not None
         started = time.perf_counter()
         report = await self.operator.run_round(now)
+        report.finished_at = self.clock.now()
         took = time.perf_counter() - started
         self._round_real_s = max(took, 0.7 * self._round_real_s + 0.3 * took)
         self.status.rounds.append(report)

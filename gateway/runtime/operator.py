@@ -83,6 +83,7 @@ class RoundReport:
     shed: tuple[str, ...]
     problems: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)  # real seconds per phase
+    finished_at: datetime | None = None  # clock time when committed and squared
 
 
 @dataclass

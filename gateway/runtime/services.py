@@ -220,18 +220,26 @@ class DeviceService:
 
     async def apply(self, interval: Interval, position_kw: Decimal) -> list[str]:
         """Write the operating level for ``interval``; returns the problems met (if any)."""
-        return await self._write_all(self.target_writes(interval, position_kw))
+        return await self._write_all(self.target_writes(interval, position_kw),
+                                     until=interval.end)
 
     async def apply_shed(self) -> list[str]:
         """Switch the device off now (islanding shed); the next round restores it."""
         return await self._write_all(dict(SHED_WRITES.get(self.device.nature, {})))
 
-    async def _write_all(self, writes: Mapping[str, float | bool]) -> list[str]:
+    async def _write_all(self, writes: Mapping[str, float | bool],
+                         until: datetime | None = None) -> list[str]:
+        """Write the points; a driver that holds commands (BACnet priority slots) is told
+        when the contract interval ends, so it relinquishes if no new command follows."""
         problems = []
-        driver = self.poller.driver(self.device.id)
+        driver: Any = self.poller.driver(self.device.id)
+        holds_commands = hasattr(driver, "relinquish")
         for point, value in writes.items():
             try:
-                await driver.write(point, value)
+                if holds_commands and until is not None:
+                    await driver.write(point, value, until=until)
+                else:
+                    await driver.write(point, value)
                 self.last_setpoint[point] = value
             except DriverError as err:
                 problems.append(str(err))

@@ -238,7 +238,7 @@ class Trader:
         orders = []
         for interval, target in targets.items():
             target = max(-self.export_limit_kw, min(self.import_limit_kw, target))
-            delta = target - self.contracted_import_kw(interval)
+            delta = target - self.contracted_import_kw(interval) - self._pending_import_kw(interval)
             side = Side.SELL if delta > 0 else Side.BUY  # the counterparty's side
             near = interval.start - now <= NEAR
             if abs(delta) < (MIN_TRADE_KW if near else MIN_TRADE_FAR_KW):
@@ -265,6 +265,14 @@ class Trader:
 
         results = await asyncio.gather(*(send(o) for o in orders))
         return [r for r in results if r is not None]
+
+    def _pending_import_kw(self, interval: Interval) -> Decimal:
+        """What orders still pending would import: counted as if taken, so each round of
+        an outage does not queue the same difference again (it would be traded twice)."""
+        return sum((o.transaction.quantity if o.transaction.side is Side.SELL
+                    else -o.transaction.quantity
+                    for o in self.pending.values() if o.transaction.interval == interval),
+                   Decimal(0))
 
     def _order(self, tender: Tender, quantity: Decimal, now: datetime) -> CreateTransaction:
         transaction = Transaction(
