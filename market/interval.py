@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _MICROSECOND = timedelta(microseconds=1)
+_NO_TIME = timedelta(0)
 _HOUR_US = 3_600_000_000
 _DAY = timedelta(days=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -62,31 +63,38 @@ class Interval:
     start: datetime
     duration: timedelta
     _start_us: int = field(init=False, repr=False)
+    _duration_us: int = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.start, datetime):
-            raise IntervalError(f"interval start must be a datetime, got {self.start!r}")
-        if self.start.tzinfo is None or self.start.utcoffset() is None:
+        start, duration = self.start, self.duration
+        if not isinstance(start, datetime):
+            raise IntervalError(f"interval start must be a datetime, got {start!r}")
+        if start.tzinfo is None or start.utcoffset() is None:
             raise IntervalError(
-                f"interval start {self.start.isoformat()} has no time zone; "
+                f"interval start {start.isoformat()} has no time zone; "
                 "give an explicit offset or zone (a naive time is not UTC)"
             )
-        if not isinstance(self.duration, timedelta) or self.duration <= timedelta(0):
-            raise IntervalError(
-                f"interval duration must be a positive timedelta, got {self.duration!r}"
-            )
-        object.__setattr__(self, "_start_us", instant_us(self.start))
+        if not isinstance(duration, timedelta) or duration <= _NO_TIME:
+            raise IntervalError(f"interval duration must be a positive timedelta, got {duration!r}")
+        start_us = instant_us(start)
+        duration_us = duration // _MICROSECOND
+        object.__setattr__(self, "_start_us", start_us)
+        object.__setattr__(self, "_duration_us", duration_us)
+        object.__setattr__(self, "_hash", hash((start_us, duration_us)))
 
-    def _key(self) -> tuple[int, timedelta]:
-        return (self._start_us, self.duration)
+    def _key(self) -> tuple[int, int]:
+        return (self._start_us, self._duration_us)
 
     def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
         if not isinstance(other, Interval):
             return NotImplemented
-        return self._key() == other._key()
+        return self._start_us == other._start_us and self._duration_us == other._duration_us
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return self._hash
 
     def __lt__(self, other: Interval) -> bool:
         return self._key() < other._key()
@@ -110,7 +118,7 @@ class Interval:
     @property
     def hours(self) -> Fraction:
         """Exact length in hours (5 minutes is ``Fraction(1, 12)``)."""
-        return Fraction(self.duration // _MICROSECOND, _HOUR_US)
+        return Fraction(self._duration_us, _HOUR_US)
 
     @property
     def start_us(self) -> int:
@@ -120,12 +128,12 @@ class Interval:
     @property
     def end_us(self) -> int:
         """End as integer microseconds since the Unix epoch."""
-        return self._start_us + self.duration // _MICROSECOND
+        return self._start_us + self._duration_us
 
     @property
     def duration_us(self) -> int:
         """Duration as integer microseconds."""
-        return self.duration // _MICROSECOND
+        return self._duration_us
 
     @property
     def iso_duration(self) -> str:
@@ -134,7 +142,11 @@ class Interval:
 
     def contains(self, other: Interval) -> bool:
         """True when ``other`` lies wholly inside this interval (an interval contains itself)."""
-        return self._start_us <= other._start_us and other.end_us <= self.end_us
+        start_us = self._start_us
+        return (
+            start_us <= other._start_us
+            and other._start_us + other._duration_us <= start_us + self._duration_us
+        )
 
     def contains_instant(self, instant: datetime) -> bool:
         """True when ``start <= instant < end`` (compared as instants)."""

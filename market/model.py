@@ -100,6 +100,37 @@ def check_interval(value: Interval) -> None:
         raise IntervalError(f"interval must be an Interval, got {value!r}")
 
 
+def check_head(obj: Tender | Quote, kind: str, ident: str) -> None:
+    """Product, id and party of a tender or quote (error texts name ``kind``)."""
+    check_product(obj)
+    if type(ident) is not str or not ident:
+        check_id(ident, f"{kind}_id")
+    if type(obj.party) is not str or not obj.party:
+        check_id(obj.party, f"{kind} party")
+
+
+def check_terms(
+    obj: Tender | Transaction | Quote, kind: str, ident: str, *, price_optional: bool = False
+) -> None:
+    """Side, interval, price and rate of a tender, transaction or quote.
+
+    Error texts name ``kind`` and ``ident`` ("price of tender t1") and are built only when
+    a check fails: these objects are made by the hundred thousand in a market round.
+    """
+    if type(obj.side) is not Side:
+        check_side(obj, obj.side)
+    if type(obj.interval) is not Interval:
+        check_interval(obj.interval)
+    price = obj.price
+    if not (type(price) is Decimal and price.is_finite()) and (
+        price is not None or not price_optional
+    ):
+        _set(obj, "price", check_price(price, f"price of {kind} {ident}"))  # type: ignore[arg-type]
+    quantity = obj.quantity
+    if not (type(quantity) is Decimal and quantity.is_finite() and quantity > 0):
+        _set(obj, "quantity", check_quantity(quantity, f"quantity of {kind} {ident}"))
+
+
 @dataclass(frozen=True, slots=True)
 class Tender:
     """An actionable offer to buy or sell ``quantity`` kW over ``interval`` at ``price``."""
@@ -118,16 +149,12 @@ class Tender:
     product: Product | None = None
 
     def __post_init__(self) -> None:
-        check_product(self)
-        check_id(self.tender_id, "tender_id")
-        check_id(self.party, "tender party")
-        check_side(self, self.side)
-        check_interval(self.interval)
-        _set(self, "price", check_price(self.price, f"price of tender {self.tender_id}"))
-        what = f"tender {self.tender_id}"
-        _set(self, "quantity", check_quantity(self.quantity, f"quantity of {what}"))
-        check_aware(self.expires, f"expiry of tender {self.tender_id}")
-        check_flag(self.all_or_none, f"all_or_none of tender {self.tender_id}")
+        check_head(self, "tender", self.tender_id)
+        check_terms(self, "tender", self.tender_id)
+        if self.expires is not None:
+            check_aware(self.expires, f"expiry of tender {self.tender_id}")
+        if type(self.all_or_none) is not bool:
+            check_flag(self.all_or_none, f"all_or_none of tender {self.tender_id}")
         if self.counterparty is not None:
             check_id(self.counterparty, "tender counterparty")
             if self.counterparty == self.party:
@@ -179,12 +206,9 @@ class Transaction:
             raise CounterpartyError(
                 f"transaction {self.transaction_id}: party and counterparty are both {self.party!r}"
             )
-        check_side(self, self.side)
-        check_interval(self.interval)
-        what = f"transaction {self.transaction_id}"
-        _set(self, "price", check_price(self.price, f"price of {what}"))
-        _set(self, "quantity", check_quantity(self.quantity, f"quantity of {what}"))
-        check_aware(self.executed_at, f"execution time of {what}")
+        check_terms(self, "transaction", self.transaction_id)
+        if self.executed_at is not None:
+            check_aware(self.executed_at, f"execution time of transaction {self.transaction_id}")
 
     @property
     def state(self) -> TransactiveState:
@@ -287,16 +311,9 @@ class Quote:
     product: Product | None = None
 
     def __post_init__(self) -> None:
-        check_product(self)
-        check_id(self.quote_id, "quote_id")
-        check_id(self.party, "quote party")
-        check_side(self, self.side)
-        check_interval(self.interval)
-        what = f"quote {self.quote_id}"
-        if self.price is not None:
-            _set(self, "price", check_price(self.price, f"price of {what}"))
-        _set(self, "quantity", check_quantity(self.quantity, f"quantity of {what}"))
-        check_aware(self.expires, f"expiry of {what}")
+        check_head(self, "quote", self.quote_id)
+        check_terms(self, "quote", self.quote_id, price_optional=True)
+        check_aware(self.expires, f"expiry of quote {self.quote_id}")
         if self.counterparty is not None:
             check_id(self.counterparty, "quote counterparty")
 
