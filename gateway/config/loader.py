@@ -135,7 +135,8 @@ def _absolute_paths(config: SiteFile, base: Path) -> SiteFile:
         elif conn.kind == "opcua":
             conn = conn.model_copy(update={
                 key: resolve(getattr(conn, key))
-                for key in ("certificate", "private_key", "server_certificate")})
+                for key in ("certificate", "private_key", "server_certificate",
+                            "credentials_file")})
         devices.append(device.model_copy(update={"connection": conn}))
     storage = config.storage.model_copy(update={
         "database": resolve(config.storage.database),
