@@ -210,21 +210,24 @@ class ClearingResult:
     @cached_property
     def transactions(self) -> tuple[Transaction, ...]:
         """One transaction per accepted tender, agent ↔ operator, at the clearing price."""
+        operator, interval, price, at = self.operator, self.interval, self.price, self.executed_at
         return tuple(
-            Transaction(
-                transaction_id=f"{t.tender_id}:tx",
-                tender_id=t.tender_id,
-                party=t.party,
-                counterparty=self.operator,
-                side=t.side,
-                interval=self.interval,
-                price=self.price,
-                quantity=units_to_kw(q),
-                market_id=t.market_id,
-                executed_at=self.executed_at,
-                resource=t.resource,
-            )
-            for t, q in zip(self.accepted_tenders, self.accepted_units, strict=True)
+            [
+                Transaction(
+                    f"{t.tender_id}:tx",
+                    t.tender_id,
+                    t.party,
+                    operator,
+                    t.side,
+                    interval,
+                    price,
+                    units_to_kw(q),
+                    t.market_id,
+                    at,
+                    t.resource,
+                )
+                for t, q in zip(self.accepted_tenders, self.accepted_units, strict=True)
+            ]
         )
 
     def accepted_kw(self, tender_id: str) -> Decimal:

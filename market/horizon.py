@@ -29,6 +29,7 @@ from typing import Protocol, runtime_checkable
 
 from market.agents.base import DEFAULT_BAND, BoundAgent, Participant, PriceBand
 from market.clearing import DEFAULT_OPERATOR, ClearingResult, ExternalTenders, clear
+from market.collector import paused_collection
 from market.temix import Interval, IntervalError, PositionBook, Side, Tender, Transaction
 
 __all__ = [
@@ -268,7 +269,20 @@ class Micromarket:
         external: ExternalSource | None = None,
         islanded: bool = False,
     ) -> RoundResult:
-        """Collect tenders over the horizon at ``now``, clear every interval, book the result."""
+        """Collect tenders over the horizon at ``now``, clear every interval, book the result.
+
+        The cyclic garbage collector is paused for the round (:mod:`market.collector`).
+        """
+        with paused_collection():
+            return self._clear_round(now, participants, external, islanded)
+
+    def _clear_round(
+        self,
+        now: datetime,
+        participants: Sequence[Participant],
+        external: ExternalSource | None,
+        islanded: bool,
+    ) -> RoundResult:
         intervals = horizon_intervals(now, self.tiers, self.zone)
         index = _HorizonIndex(intervals)
         buckets: list[list[Tender]] = [[] for _ in intervals]
