@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from fractions import Fraction
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from market.errors import IntervalError
@@ -118,7 +119,7 @@ class Interval:
     @property
     def hours(self) -> Fraction:
         """Exact length in hours (5 minutes is ``Fraction(1, 12)``)."""
-        return Fraction(self._duration_us, _HOUR_US)
+        return _hours(self._duration_us)
 
     @property
     def start_us(self) -> int:
@@ -192,6 +193,12 @@ class Interval:
 
     def __str__(self) -> str:
         return f"{self.start.isoformat()}/{format_duration(self.duration)}"
+
+
+@lru_cache(maxsize=64)
+def _hours(duration_us: int) -> Fraction:
+    """Hours of a duration; a market has a handful of durations, so they are made once."""
+    return Fraction(duration_us, _HOUR_US)
 
 
 def _zone(zone: tzinfo | str) -> tzinfo:

@@ -8,7 +8,7 @@ held constant over the interval. Sides are always from the originating party's v
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 
@@ -60,8 +60,8 @@ def check_id(value: str, what: str) -> None:
 
 def check_aware(value: datetime | None, what: str) -> None:
     """Reject a naive datetime (a time without a zone is not UTC)."""
-    if value is None:
-        return
+    if value is None or (type(value) is datetime and type(value.tzinfo) is timezone):
+        return  # a fixed-offset zone always has an offset
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise IntervalError(f"{what} must be a timezone-aware datetime, got {value!r}")
 

@@ -65,6 +65,9 @@ StateT = TypeVar("StateT", contravariant=True)
 _ZERO = Decimal(0)
 _KW_QUANTUM = Decimal(1) / QUANTITY_SCALE
 _PRICE_QUANTUM = Decimal(1) / PRICE_SCALE
+_NO_QUANTUM = _PRICE_QUANTUM * 0
+"""Zero at the price resolution: a step's ask keeps the exponent the clearing expects."""
+_BUY, _SELL = Side.BUY, Side.SELL
 
 
 def kw(value: Decimal | float | int) -> Decimal:
@@ -133,30 +136,32 @@ def curve_tenders(
     position lies inside a step, the sell-back of that step is offered one micro-unit above
     the step price, so the agent never buys and sells at one price.
     """
-    wanted: list[tuple[Side, Decimal, Decimal]] = []
+    out: list[Tender] = []
     base = curve.base_kw
+    steps = curve.steps
     top = base
-    for _, delta in curve.steps:
+    for _, delta in steps:
         top += delta
     if current_kw > top:
-        wanted.append((Side.BUY, band.cap, current_kw - top))
+        out.append(Tender(f"{id_prefix}:0", party, _BUY, interval, band.cap, current_kw - top))
     if base > current_kw:
-        wanted.append((Side.SELL, band.floor, base - current_kw))
+        tender_id = f"{id_prefix}:{len(out)}"
+        out.append(Tender(tender_id, party, _SELL, interval, band.floor, base - current_kw))
     before = base
-    for step_price, delta in curve.steps:
+    for step_price, delta in steps:
         after = before + delta
-        if current_kw > before:
-            wanted.append((Side.BUY, step_price, min(after, current_kw) - before))
+        inside = current_kw > before
+        if inside:
+            tender_id = f"{id_prefix}:{len(out)}"
+            quantity = min(after, current_kw) - before
+            out.append(Tender(tender_id, party, _BUY, interval, step_price, quantity))
         if after > current_kw:
-            inside = current_kw > before
-            wanted.append(
-                (Side.SELL, step_price + _PRICE_QUANTUM * inside, after - max(before, current_kw))
-            )
+            tender_id = f"{id_prefix}:{len(out)}"
+            ask = step_price + (_PRICE_QUANTUM if inside else _NO_QUANTUM)
+            quantity = after - max(before, current_kw)
+            out.append(Tender(tender_id, party, _SELL, interval, ask, quantity))
         before = after
-    return [
-        Tender(f"{id_prefix}:{n}", party, side, interval, at, quantity)
-        for n, (side, at, quantity) in enumerate(wanted)
-    ]
+    return out
 
 
 @lru_cache(maxsize=4096)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from market.agents.base import (
     Forecast,
@@ -40,6 +41,18 @@ from market.temix import Interval, Tender
 __all__ = ["HvacMode", "HvacPreferences", "HvacState", "HvacZone"]
 
 _ZERO = Decimal(0)
+
+
+@lru_cache(maxsize=256)
+def _price_statistics(recent_prices: tuple[Decimal, ...]) -> tuple[float, float]:
+    """Mean and population standard deviation of recent prices.
+
+    Every zone of a market sees the same recent clearing prices, so they are worked out
+    once per round, not once per zone (``pstdev`` is exact, and slow).
+    """
+    prices = [float(x) for x in recent_prices]
+    std = statistics.pstdev(prices) if len(prices) > 1 else 0.0
+    return statistics.fmean(prices), std
 
 
 class HvacMode(enum.StrEnum):
@@ -133,9 +146,7 @@ class HvacZone(Personality[HvacPreferences]):
         forecast: Forecast,
         positions: Positions,
     ) -> list[Tender]:
-        prices = [float(x) for x in state.recent_prices] or [float(self.band.floor)]
-        mean = statistics.fmean(prices)
-        std = statistics.pstdev(prices) if len(prices) > 1 else 0.0
+        mean, std = _price_statistics(tuple(state.recent_prices) or (self.band.floor,))
 
         def curve(interval: Interval) -> PositionCurve | None:
             ahead = interval.start - now
