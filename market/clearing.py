@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from functools import cached_property
 from math import ceil, floor
 
@@ -82,21 +82,25 @@ DEFAULT_PRICE_CAP = Decimal("10")
 """Value of lost load per kWh used when a site sets no cap."""
 DEFAULT_OPERATOR = "market-operator"
 
-_PS = Decimal(PRICE_SCALE)
-_QS = Decimal(QUANTITY_SCALE)
+_PS = Decimal("1E+6")
+_QS = Decimal("1E+6")
+"""The scales as a bare power of ten: multiplying by one only moves the exponent."""
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""Conversion to micro-units happens in this context, so it is exact for any Decimal (the
+caller's context — 28 digits by default — could round a long price up before ``floor``)."""
 _IMPORT_ID = "external-import"
 _EXPORT_ID = "external-export"
 
 
 def price_units(price: Decimal, *, round_up: bool = False) -> int:
     """A price in integer micro-units per kWh (down for buys, up for sells)."""
-    scaled = price * _PS
+    scaled = _EXACT.multiply(price, _PS)
     return ceil(scaled) if round_up else floor(scaled)
 
 
 def quantity_units(quantity_kw: Decimal) -> int:
     """A rate in integer micro-kW, rounded down."""
-    return floor(quantity_kw * _QS)
+    return floor(_EXACT.multiply(quantity_kw, _QS))
 
 
 def units_to_price(units: int) -> Decimal:
@@ -292,16 +296,17 @@ def _check(
 
 
 def _book(buys: list[Tender], sells: list[Tender], external: ExternalTenders | None) -> _Book:
-    book = _Book(
-        buys,
-        sells,
-        [floor(t.price * _PS) for t in buys],
-        [floor(t.quantity * _QS) for t in buys],
-        [ceil(t.price * _PS) for t in sells],
-        [floor(t.quantity * _QS) for t in sells],
-        [t.tender_id for t in buys],
-        [t.tender_id for t in sells],
-    )
+    with localcontext(_EXACT):
+        book = _Book(
+            buys,
+            sells,
+            [floor(t.price * _PS) for t in buys],
+            [floor(t.quantity * _QS) for t in buys],
+            [ceil(t.price * _PS) for t in sells],
+            [floor(t.quantity * _QS) for t in sells],
+            [t.tender_id for t in buys],
+            [t.tender_id for t in sells],
+        )
     if external is not None:
         book.sell_prices.append(price_units(external.import_price, round_up=True))
         book.sell_qty.append(quantity_units(external.import_limit_kw))

@@ -194,3 +194,11 @@ def test_tender_addressed_elsewhere_or_external_prices_crossed_are_refused() -> 
         clear([directed], HOUR)
     with pytest.raises(PriceError, match="export price"):
         ExternalTenders(D("0.10"), D("0.10"), D(1), D(1))
+
+
+def test_a_price_longer_than_the_decimal_context_is_never_rounded_past_itself() -> None:
+    # 31 significant digits: multiplied out in a 28-digit context the buy would bid 0.123457
+    long_bid = "0.1234569999999999999999999999999"
+    result = clear([buy("A", long_bid, "10"), sell("B", "0.123457", "10")], HOUR)
+    assert result.fills == ()
+    assert result.price == D("0.123456")  # midpoint of 0.123456 and 0.123457, half-even
