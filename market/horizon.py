@@ -174,11 +174,17 @@ class _TradedIndex:
 
     def add(self, transaction: Transaction) -> None:
         signed = transaction.quantity if transaction.side is Side.SELL else -transaction.quantity
-        start = transaction.interval.start_us
-        key = (start, start + transaction.interval.duration_us)
-        for party, kw in ((transaction.party, signed), (transaction.counterparty, -signed)):
-            net = self._net.setdefault(party, {})
-            net[key] = net.get(key, _ZERO) + kw
+        interval = transaction.interval
+        key = (interval.start_us, interval.end_us)
+        self._add(transaction.party, key, signed)
+        self._add(transaction.counterparty, key, -signed)
+
+    def _add(self, party: str, key: tuple[int, int], kw: Decimal) -> None:
+        net = self._net.get(party)
+        if net is None:
+            net = self._net[party] = {}
+        held = net.get(key)
+        net[key] = (_ZERO if held is None else held) + kw
 
     def forget_before(self, instant_us: int) -> None:
         for party in list(self._net):
@@ -229,6 +235,13 @@ class Micromarket:
         self.book.add(transaction)
         self._traded.add(transaction)
         self.transactions.append(transaction)
+
+    def _book_all(self, transactions: Sequence[Transaction]) -> None:
+        book_add, traded_add = self.book.add, self._traded.add
+        for transaction in transactions:
+            book_add(transaction)
+            traded_add(transaction)
+        self.transactions.extend(transactions)
 
     def transactions_covering(self, interval: Interval) -> list[Transaction]:
         """Every booked transaction whose interval contains ``interval`` (for settlement)."""
@@ -310,8 +323,7 @@ class Micromarket:
                 operator=self.operator,
                 now=now,
             )
-            for tx in result.transactions:
-                self.add_transaction(tx)
+            self._book_all(result.transactions)
             results.append(result)
         round_result = RoundResult(now, tuple(intervals), tuple(results))
         fills = round_result.transactions

@@ -79,16 +79,19 @@ class PositionBook:
         ``len`` but adds no rate here.
         """
         self._count += 1
-        if isinstance(transaction.product, OptionProduct):
+        product = transaction.product
+        if product is not None and isinstance(product, OptionProduct):
             return
         signed = transaction.quantity if transaction.side is Side.SELL else -transaction.quantity
-        start_us = transaction.interval.start_us
-        duration_us = transaction.interval.duration_us
+        interval = transaction.interval
+        start_us, duration_us = interval.start_us, interval.duration_us
         self._index(transaction.party, duration_us).add(start_us, signed)
         self._index(transaction.counterparty, duration_us).add(start_us, -signed)
 
     def _index(self, party: str, duration_us: int) -> _DurationIndex:
-        by_duration = self._by_party.setdefault(party, {})
+        by_duration = self._by_party.get(party)
+        if by_duration is None:
+            by_duration = self._by_party[party] = {}
         index = by_duration.get(duration_us)
         if index is None:
             index = by_duration[duration_us] = _DurationIndex()
