@@ -131,8 +131,27 @@ def check_terms(
         _set(obj, "quantity", check_quantity(quantity, f"quantity of {kind} {ident}"))
 
 
+class _Priced:
+    """Energy and money of a tender or transaction: ``quantity`` kW over ``interval``."""
+
+    __slots__ = ()
+    interval: Interval
+    price: Decimal
+    quantity: Decimal
+
+    @property
+    def energy_kwh(self) -> Decimal:
+        """Energy of the whole tender, or bought or sold in a transaction (rate × hours)."""
+        return energy_kwh(self.quantity, self.interval)
+
+    @property
+    def extended_price(self) -> Decimal:
+        """Money of the whole tender, or that changes hands (price × rate × hours)."""
+        return extended_price(self.price, self.quantity, self.interval)
+
+
 @dataclass(frozen=True, slots=True)
-class Tender:
+class Tender(_Priced):
     """An actionable offer to buy or sell ``quantity`` kW over ``interval`` at ``price``."""
 
     tender_id: str
@@ -164,23 +183,13 @@ class Tender:
     def state(self) -> TransactiveState:
         return TransactiveState.TENDER
 
-    @property
-    def energy_kwh(self) -> Decimal:
-        """Energy of the whole tender (rate × hours)."""
-        return energy_kwh(self.quantity, self.interval)
-
-    @property
-    def extended_price(self) -> Decimal:
-        """Money of the whole tender (price × rate × hours)."""
-        return extended_price(self.price, self.quantity, self.interval)
-
     def is_expired(self, at: datetime) -> bool:
         """True when ``at`` is after the expiration time (acceptance at it is still valid)."""
         return self.expires is not None and instant_us(at) > instant_us(self.expires)
 
 
 @dataclass(frozen=True, slots=True)
-class Transaction:
+class Transaction(_Priced):
     """An accepted tender (whole or in part): both parties are bound to deliver/pay."""
 
     transaction_id: str
@@ -213,16 +222,6 @@ class Transaction:
     @property
     def state(self) -> TransactiveState:
         return TransactiveState.TRANSACTION
-
-    @property
-    def energy_kwh(self) -> Decimal:
-        """Energy bought or sold (rate × hours)."""
-        return energy_kwh(self.quantity, self.interval)
-
-    @property
-    def extended_price(self) -> Decimal:
-        """Money that changes hands (price × rate × hours)."""
-        return extended_price(self.price, self.quantity, self.interval)
 
     def side_of(self, party: str) -> Side:
         """The side ``party`` holds in this transaction."""
