@@ -14,7 +14,7 @@ import asyncio
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +179,3 @@ def _islanding_entries(site: Site) -> Iterator[Entry]:
     finally:
         conn.close()
 
-
-def at(run: Run, seconds: float) -> datetime:
-    """Clock time of a run-relative second (clock and physics both count from the start)."""
-    return run.rig.timeline.start + timedelta(seconds=seconds)
