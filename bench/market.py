@@ -1,6 +1,7 @@
 """Micromarket benchmark: a full round of 10,000 agents × 24 hourly intervals, and one
 interval with 10,000 orders per side. Prints seconds and peak memory; run with
-``python bench/market.py`` (targets: full round ≤ 1 s, one interval ≤ 5 ms)."""
+``python -m bench.market`` from the repository root (targets: full round ≤ 1 s, one
+interval ≤ 5 ms)."""
 
 from __future__ import annotations
 
