@@ -223,3 +223,84 @@ def test_no_interval_is_over_contracted(provider_outage: dict[str, Any]) -> None
     for tx in trader.transactions:
         imported = trader.contracted_import_kw(tx.interval)
         assert -gateway.config.site.pcc_export_limit_kw <= imported <= limit
+
+
+UNPLUG = timedelta(minutes=40)   # hvac_zone_2 stops answering at 10:40 …
+PLUG = timedelta(hours=1, minutes=30)   # … and answers again at 11:30
+UNPLUGGED = "hvac_zone_2"
+
+
+@pytest.fixture(scope="module")
+def device_unplugged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder: Path = tmp_path_factory.mktemp("device-unplugged")
+    site = load_site(private_demo_site(folder).path)
+    scenario = write_scenario(folder, start="2026-06-22T10:00", duration="3h")
+    seen: dict[str, Any] = {"faults": []}
+
+    async def script(rig: BuildingRig, gateway: Gateway, moments: Moments) -> None:
+        await moments.until(UNPLUG)
+        rig.state.device(UNPLUGGED).available = False
+        while gateway.clock.now() < moments.at(PLUG):
+            fault = gateway.poller.fault(UNPLUGGED)
+            if fault is not None:
+                seen["faults"].append(fault)
+            await asyncio.sleep(0.05)
+        seen["fault_at_plug"] = gateway.poller.fault(UNPLUGGED)
+        rig.state.device(UNPLUGGED).available = True
+
+    def after_stop(rig: BuildingRig, gateway: Gateway) -> None:
+        seen["rig"] = rig
+        seen["gateway"] = gateway
+        seen["fault_at_end"] = gateway.poller.fault(UNPLUGGED)
+        with LedgerReader(site_path(site, site.config.storage.database)) as ledger:
+            seen["ledger"] = ledger.events(None, None)
+
+    asyncio.run(run_day(site, scenario, speed=300.0, duration=timedelta(hours=2),
+                        script=script, after_stop=after_stop))
+    return seen
+
+
+def _tenders_by_party(entries: list[Any], start: Any, end: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in entries:
+        if entry.kind == EntryKind.TENDER and start <= entry.time < end:
+            counts[entry.party] = counts.get(entry.party, 0) + 1
+    return counts
+
+
+def test_an_unplugged_device_raises_a_fault(device_unplugged: dict[str, Any]) -> None:
+    faults = device_unplugged["faults"]
+    assert faults, "the poller reports the device"
+    assert all(f.device_id == UNPLUGGED for f in faults)
+    assert faults[-1].message
+    assert device_unplugged["fault_at_end"] is None, "cleared once it answers again"
+
+
+def test_an_unplugged_device_stops_tendering_and_the_rest_trades_on(
+    device_unplugged: dict[str, Any],
+) -> None:
+    gateway: Gateway = device_unplugged["gateway"]
+    start = device_unplugged["rig"].timeline.start
+    first_fault = min(f.since for f in device_unplugged["faults"])
+    # the poll timeout and retries are real seconds: at 300x detection takes ~10 minutes
+    # of clock time (a few seconds at real speed)
+    assert start + UNPLUG < first_fault < start + PLUG - timedelta(minutes=20)
+    entries = device_unplugged["ledger"]
+    before = _tenders_by_party(entries, start, start + UNPLUG)
+    during = _tenders_by_party(entries, first_fault + timedelta(seconds=1), start + PLUG)
+    after = _tenders_by_party(entries, start + PLUG + timedelta(minutes=10),
+                              start + timedelta(hours=2))
+    assert before.get(UNPLUGGED, 0) > 0
+    assert UNPLUGGED not in during, during
+    assert after.get(UNPLUGGED, 0) > 0, "it trades again once plugged back"
+    others = {p for p in before if p != UNPLUGGED}
+    assert others and others <= set(during), (others, during)
+    rounds = [r for r in gateway.status.rounds if first_fault < r.now < start + PLUG]
+    assert len(rounds) >= 3, "rounds go on while the device is away"
+    transactions = [e for e in entries if e.kind == EntryKind.TRANSACTION
+                    and first_fault + timedelta(seconds=1) <= e.time < start + PLUG]
+    parties = {p for e in transactions
+               for p in (decode_transaction(e.payload).party,
+                         decode_transaction(e.payload).counterparty)}
+    assert UNPLUGGED not in parties
+    assert len(parties - {UNPLUGGED}) >= 3
