@@ -183,9 +183,16 @@ def _clamp_side(
     """Clamp prices into the band; return (clamped prices, indices that may trade)."""
     prices = book.prices
     n = len(prices)
-    if n and (max(prices) > cap if buying else min(prices) < floor):
-        prices = [min(p, cap) for p in prices] if buying else [max(p, floor) for p in prices]
-    if n and min(book.quantities) > 0 and min(prices) >= floor and max(prices) <= cap:
+    if not n:
+        return prices, []
+    lo, hi = min(prices), max(prices)
+    if buying and hi > cap:
+        prices = [min(p, cap) for p in prices]
+        lo, hi = min(lo, cap), cap
+    elif not buying and lo < floor:
+        prices = [max(p, floor) for p in prices]
+        lo, hi = floor, max(hi, floor)
+    if lo >= floor and hi <= cap and min(book.quantities) > 0:
         return prices, list(range(n))
     usable = [i for i in range(n) if book.quantities[i] > 0 and floor <= prices[i] <= cap]
     return prices, usable
