@@ -120,6 +120,7 @@ class Gateway:
         self._commands: SiteCommands | None = None
         self._round_real_s = 0.0  # recent rounds' wall time (decays), for the lead
         self._side_tasks: set[asyncio.Task[None]] = set()
+        self._faulted: set[str] = set()  # devices with an ALARM entry not yet cleared
 
     # -- lifespan --------------------------------------------------------------------------
 
@@ -373,6 +374,7 @@ class Gateway:
         took = time.perf_counter() - started
         self._round_real_s = max(took, 0.7 * self._round_real_s + 0.3 * took)
         self.status.rounds.append(report)
+        await self._device_alarms(now)
         for problem in report.problems:
             log.warning("round %s: %s", now.isoformat(), problem)
         if self.on_round is not None:
@@ -382,6 +384,26 @@ class Gateway:
             self.notifier.ready(f"{len(self.services)} devices polled, first round committed")
         if self._healthy():
             self.notifier.watchdog()
+
+    async def _device_alarms(self, now: datetime) -> None:
+        """A device that stops answering (or answers again) is written to the ledger as an
+        ALARM entry, so the record shows why its agent stopped tendering."""
+        assert self.ledger is not None
+        faults = {f.device_id: f for f in self.poller.faults() if f.level.value == "error"}
+        entries = []
+        for device_id in sorted(faults.keys() - self._faulted):
+            fault = faults[device_id]
+            log.error("device %s is faulted (%s): %s", device_id, fault.code, fault.message)
+            entries.append(NewEntry(EntryKind.ALARM, self.party, {
+                "code": f"DEVICE-{fault.code.upper()}", "device": device_id,
+                "message": fault.message}))
+        for device_id in sorted(self._faulted - faults.keys()):
+            log.warning("device %s answers again", device_id)
+            entries.append(NewEntry(EntryKind.ALARM, self.party, {
+                "code": "DEVICE-RECOVERED", "device": device_id,
+                "message": f"{device_id} answers again; its agent trades again"}))
+        self._faulted = set(faults)
+        await LedgerWriter(self.ledger).commit(entries, now)
 
     async def _sleep_until(self, when: datetime, stop: asyncio.Event | None) -> bool:
         """Wait for ``when`` on the clock, feeding the watchdog; False when stopped.
