@@ -274,6 +274,12 @@ def test_an_unplugged_device_raises_a_fault(device_unplugged: dict[str, Any]) ->
     assert all(f.device_id == UNPLUGGED for f in faults)
     assert faults[-1].message
     assert device_unplugged["fault_at_end"] is None, "cleared once it answers again"
+    alarms = [(e.time, e.payload) for e in device_unplugged["ledger"]
+              if e.kind == EntryKind.ALARM and e.payload.get("device") == UNPLUGGED]
+    codes = [payload["code"] for _, payload in alarms]
+    assert codes == ["DEVICE-POLL_TIMEOUT", "DEVICE-RECOVERED"], alarms
+    start = device_unplugged["rig"].timeline.start
+    assert start + UNPLUG < alarms[0][0] < start + PLUG < alarms[1][0]
 
 
 def test_an_unplugged_device_stops_tendering_and_the_rest_trades_on(
