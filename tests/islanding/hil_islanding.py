@@ -42,9 +42,11 @@ BREAKER = "pcc_breaker"
 
 @dataclass
 class GridSample:
-    """The utility side at one physics step (what the grid really did)."""
+    """The utility side at one physics step (what the grid really did); ``clock_s`` is
+    when that step ran, i.e. when the devices began to show it."""
 
     t_s: float
+    clock_s: float
     present: bool
     voltage_pu: float
     frequency_hz: float
@@ -89,6 +91,11 @@ class Run:
         return [(at, point) for at, point, value in self.breaker_writes
                 if value and (not points or point in points)]
 
+    def grid_lost_seen_s(self, after_s: float) -> float:
+        """Clock time at which the devices first showed the grid gone after ``after_s``
+        (the physics may lag its clock a little on a busy machine)."""
+        return next(s.clock_s for s in self.grid if s.t_s >= after_s and not s.present)
+
     def physics_log(self, text: str) -> list[float]:
         """Physics times of the log lines that start with ``text``."""
         return [t for t, line in self.physics.log if line.startswith(text)]
@@ -126,8 +133,8 @@ class _RecordingRig(BuildingRig):
 
         def recorded_step(t: float, dt: float) -> None:
             step(t, dt)
-            self.grid_samples.append(
-                GridSample(t, grid.present, grid.voltage_pu, grid.frequency_hz))
+            self.grid_samples.append(GridSample(t, clock.monotonic(), grid.present,
+                                                grid.voltage_pu, grid.frequency_hz))
 
         grid.step = recorded_step  # type: ignore[method-assign]
 
