@@ -189,8 +189,8 @@ class MarketOperator:
         """Function (1): every device to the operating level of its position."""
         problems = []
         for service in self.services.values():
-            if not service.trades:
-                continue
+            if not service.trades or not service.healthy():
+                continue  # a device that is not answering is not written to (it would stall)
             position = self.market.book.position(service.party, interval)
             problems += await service.apply(interval, position)
         return problems
