@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
@@ -30,6 +30,7 @@ from drivers.clock import Clock
 log = logging.getLogger(__name__)
 
 STALE_AFTER_INTERVALS = 3
+STOP_TIMEOUT_S = 10.0  # real seconds a driver may take to revert and close
 Subscriber = Callable[[str, dict[str, Reading]], None]
 
 
@@ -139,8 +140,18 @@ class Poller:
                 await task
         for entry in self._entries.values():
             entry.task = None
-        await asyncio.gather(*(e.driver.stop() for e in self._entries.values()),
-                             return_exceptions=True)
+        await asyncio.gather(*(self._bounded(e.driver.stop(), e.driver.device_id)
+                               for e in self._entries.values()), return_exceptions=True)
+
+    @staticmethod
+    async def _bounded(operation: Awaitable[None], device_id: str) -> None:
+        """A driver that does not finish stopping in time is left behind, not waited for."""
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await operation
+        except TimeoutError:
+            log.error("device %s did not stop within %g s; leaving it", device_id,
+                      STOP_TIMEOUT_S)
 
     async def __aenter__(self) -> Poller:
         await self.start()

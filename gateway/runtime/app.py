@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 ROUND_LEAD_S = 30.0
 MAX_REAL_SLICE_S = 0.05
+REVERT_TIMEOUT_S = 10.0  # real seconds one device may take to relinquish/revert on stop
 
 
 def site_path(site: Site, value: str) -> Path:
@@ -316,8 +317,12 @@ class Gateway:
         for device_id, driver in self.poller.drivers.items():
             if device_id == self.roles.breaker:
                 continue
-            with contextlib.suppress(Exception):
-                await driver.revert()
+            try:
+                async with asyncio.timeout(REVERT_TIMEOUT_S):
+                    await driver.revert()
+            except Exception as err:  # one device must not keep the others from reverting
+                log.error("device %s: could not return to safe values on stop: %r",
+                          device_id, err)
         await self.poller.stop()
 
     # -- the control loop -----------------------------------------------------------------

@@ -81,7 +81,12 @@ def test_the_outage_is_ridden_through_and_reconnected_per_the_settings(
     moves = [(start + timedelta(seconds=t.at_s), t.to_state) for t in gateway.status.transitions]
     islanding = [at for at, state in moves if state is State.ISLANDING]
     assert islanding, moves
-    assert lost <= islanding[0] <= lost + timedelta(seconds=2)  # cease to energise within 2 s
+    assert islanding[0] >= lost
+    # Cease to energise within 2 s, as the simulated building lived it (its own clock can
+    # trail the gateway's on a busy machine, so compare in the building's time).
+    opened = [t for t, text in rig.physics.log
+              if text.startswith("breaker opened") and t >= outage.start_s]
+    assert opened and opened[0] - outage.start_s <= 2.0, rig.physics.log
     islanded = next(at for at, state in moves if state is State.ISLANDED)
     assert islanded - islanding[0] <= timedelta(seconds=1)
     reconnected = next(at for at, state in moves
