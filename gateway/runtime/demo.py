@@ -36,7 +36,7 @@ MIN_REAL_POLL_S = 0.2  # no device is polled more often than this in real time
 # While the islanding controller operates the breaker or synchronises, sub-second timings
 # matter: the demo slows to these speeds, so breaker verification and the sync-check run on
 # measurements taken milliseconds (not minutes) of simulated time apart.
-SLOW_SPEEDS = {State.ISLANDING: 5.0, State.RECONNECTING: 5.0, State.RESYNCHRONISING: 100.0}
+SLOW_SPEEDS = {State.ISLANDING: 5.0, State.RECONNECTING: 5.0, State.RESYNCHRONISING: 20.0}
 EVENT_SPEED = 10.0  # around the start of a scenario's grid event
 EVENT_LEAD_S = 15.0
 EVENT_TAIL_S = 5.0

@@ -229,7 +229,9 @@ class MarketOperator:
             for party, statement in settlement.statements.items()
         ]
         await self.writer.commit(entries, now)
-        if self.external is not None and external_party is not None and not self.islanded:
+        if self.external is not None and external_party is not None:
+            # Islanded too: the PCC meter then reads nothing, so the counterparty settles
+            # what was contracted for the outage as undelivered, by its own rules.
             await self.external.deliver(interval, metered[external_party], now)
         self._forget_before(interval.end)
         return settlement
