@@ -198,7 +198,9 @@ class _UnitsContext:
         return unit.write(_TABLES[func_code], address, [int(v) for v in values])
 
 
-def _placeholder() -> SimDevice:
+def _constructor_datastore() -> SimDevice:
+    """pymodbus 3.16 servers insist on a datastore when built; the context that really
+    answers (all units, encoded from the device state) replaces it right after."""
     return SimDevice(1, simdata=[SimData(0, values=0, datatype=DataType.REGISTERS)])
 
 
@@ -238,7 +240,7 @@ class ModbusTcpSimulator(_Simulator):
         self.port = port
 
     async def start(self) -> None:
-        server = ModbusTcpServer(_placeholder(), address=(self.host, self.port),
+        server = ModbusTcpServer(_constructor_datastore(), address=(self.host, self.port),
                                  ignore_missing_devices=True)
         self._install(server)
         await server.serve_forever(background=True)
@@ -261,7 +263,7 @@ class ModbusRtuSimulator(_Simulator):
 
     async def start(self) -> None:
         baud, parity, stop_bits = self._serial
-        server = ModbusSerialServer(_placeholder(), framer=FramerType.RTU, port=self.port,
+        server = ModbusSerialServer(_constructor_datastore(), framer=FramerType.RTU, port=self.port,
                                     baudrate=baud, parity=parity, stopbits=stop_bits,
                                     ignore_missing_devices=True)
         self._install(server)
