@@ -35,8 +35,5 @@ class SystemdNotifier:
     def watchdog(self) -> None:
         self.notify("WATCHDOG=1")
 
-    def status(self, status: str) -> None:
-        self.notify(f"STATUS={status}")
-
     def stopping(self) -> None:
         self.notify("STOPPING=1")

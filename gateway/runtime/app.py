@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -444,10 +443,3 @@ def _next_boundary(at: datetime, every: timedelta) -> datetime:
     remainder = (at - epoch) % every
     return at if remainder == timedelta(0) else at + (every - remainder)
 
-
-def summary_prices(rounds: list[RoundReport]) -> dict[str, Decimal]:
-    prices = [r.price for r in rounds]
-    if not prices:
-        return {}
-    return {"min": min(prices), "max": max(prices),
-            "mean": sum(prices, Decimal(0)) / len(prices)}

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from drivers.clock import ScaledClock
@@ -75,7 +74,6 @@ class DaySummary:
     ledger_verified: bool
     ledger_entries: int
     money_conserved: bool
-    external_position_matches: bool
     out_of_sync_closures: int
     physics_events: list[str]
     price_min: str | None = None
@@ -269,7 +267,7 @@ def _summary(site: Site, rig: BuildingRig, gateway: Gateway, monitor: DemoMonito
         critical_load_served_pct=_critical_served_pct(rig, gateway, start, end),
         alarms=[f"{a.code}: {a.message}" for a in status.alarms],
         ledger=str(database), ledger_verified=report.ok, ledger_entries=report.entries,
-        money_conserved=conserved, external_position_matches=True,
+        money_conserved=conserved,
         out_of_sync_closures=rig.physics.out_of_sync_closures,
         physics_events=[f"{(start + timedelta(seconds=t)).astimezone(monitor.zone):%H:%M:%S} "
                         f"{text}" for t, text in rig.physics.log],
@@ -335,6 +333,3 @@ def format_summary(summary: DaySummary) -> list[str]:
         lines.append(f"  alarm {alarm}")
     return lines
 
-
-def summary_as_json(summary: DaySummary) -> dict[str, Any]:
-    return asdict(summary)

@@ -195,16 +195,6 @@ class MarketOperator:
             problems += await service.apply(interval, position)
         return problems
 
-    def sample(self, now: datetime) -> None:
-        """Feed the energy meter from the latest readings (called on every new poll)."""
-        for service in self.services.values():
-            if service.trades:
-                draw = service.draw_kw()
-                self.meter.sample(service.party, now, None if draw is None else -draw)
-
-    def sample_pcc(self, party: str, now: datetime, import_kw: float | None) -> None:
-        self.meter.sample(party, now, import_kw)
-
     async def settle(self, interval: Interval, now: datetime) -> Settlement:
         """Delivery and settlement of a finished interval; written to the ledger."""
         parties = [s.party for s in self.services.values() if s.trades]
