@@ -42,6 +42,7 @@ from functools import cached_property
 from math import ceil, floor
 
 from market.auction import AuctionOutcome, SideBook, pro_rata, run_auction
+from market.model import trusted_transaction
 from market.products import OptionProduct
 from market.temix import (
     CounterpartyError,
@@ -214,25 +215,15 @@ class ClearingResult:
     @cached_property
     def transactions(self) -> tuple[Transaction, ...]:
         """One transaction per accepted tender, agent ↔ operator, at the clearing price."""
-        operator, interval, price, at = self.operator, self.interval, self.price, self.executed_at
-        return tuple(
-            [
-                Transaction(
-                    f"{t.tender_id}:tx",
-                    t.tender_id,
-                    t.party,
-                    operator,
-                    t.side,
-                    interval,
-                    price,
-                    units_to_kw(q),
-                    t.market_id,
-                    at,
-                    t.resource,
-                )
-                for t, q in zip(self.accepted_tenders, self.accepted_units, strict=True)
-            ]
-        )
+        operator, price, at = self.operator, self.price, self.executed_at
+        kw_of: dict[int, Decimal] = {}
+        out = []
+        for t, q in zip(self.accepted_tenders, self.accepted_units, strict=True):
+            quantity = kw_of.get(q)
+            if quantity is None:
+                quantity = kw_of[q] = units_to_kw(q)
+            out.append(trusted_transaction(t, f"{t.tender_id}:tx", operator, price, quantity, at))
+        return tuple(out)
 
     def accepted_kw(self, tender_id: str) -> Decimal:
         """Accepted rate of one tender (zero when it did not trade)."""

@@ -19,7 +19,6 @@ of the agents' positions, i.e. imports − exports, which the trader squares out
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -30,7 +29,7 @@ from typing import Protocol, runtime_checkable
 from market.agents.base import DEFAULT_BAND, BoundAgent, Participant, PriceBand
 from market.clearing import DEFAULT_OPERATOR, ClearingResult, ExternalTenders, clear
 from market.collector import paused_collection
-from market.temix import Interval, IntervalError, PositionBook, Side, Tender, Transaction
+from market.temix import Interval, IntervalError, PositionBook, Tender, Transaction
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -116,8 +115,6 @@ class RoundResult:
 
 ExternalSource = Callable[[Interval], ExternalTenders | None]
 
-_ZERO = Decimal(0)
-
 
 class _HorizonIndex:
     """The intervals of one round, found by identity first (agents hand back the same
@@ -161,56 +158,6 @@ class _HorizonPositions(Mapping[Interval, Decimal]):
         return len(self._values)
 
 
-class _TradedIndex:
-    """Net kW per party per exact traded interval: reads a party's whole horizon in one pass.
-
-    A derived copy of what the :class:`~market.temix.PositionBook` sums (which stays the
-    book of record), because asking the book interval by interval for every agent of a
-    large market dominates a round.
-    """
-
-    def __init__(self) -> None:
-        self._net: dict[str, dict[tuple[int, int], Decimal]] = {}
-
-    def add(self, transaction: Transaction) -> None:
-        signed = transaction.quantity if transaction.side is Side.SELL else -transaction.quantity
-        interval = transaction.interval
-        key = (interval.start_us, interval.end_us)
-        self._add(transaction.party, key, signed)
-        self._add(transaction.counterparty, key, -signed)
-
-    def _add(self, party: str, key: tuple[int, int], kw: Decimal) -> None:
-        net = self._net.get(party)
-        if net is None:
-            net = self._net[party] = {}
-        held = net.get(key)
-        net[key] = (_ZERO if held is None else held) + kw
-
-    def forget_before(self, instant_us: int) -> None:
-        for party in list(self._net):
-            net = self._net[party]
-            for key in [k for k in net if k[1] <= instant_us]:
-                del net[key]
-            if not net:
-                del self._net[party]
-
-    def horizon(self, party: str, index: _HorizonIndex) -> list[Decimal] | None:
-        """Positions on every interval of ``index`` (None when the party holds nothing)."""
-        net = self._net.get(party)
-        if not net:
-            return None
-        starts, ends = index.starts, index.ends
-        count = len(starts)
-        values = [_ZERO] * count
-        for (start, end), kw in net.items():
-            j = bisect_left(starts, start)
-            while j < count and starts[j] < end:
-                if ends[j] <= end:
-                    values[j] += kw
-                j += 1
-        return values
-
-
 class Micromarket:
     """The market operator's book: clears rounds over a rolling horizon."""
 
@@ -228,19 +175,15 @@ class Micromarket:
         self.band = band
         self.book = PositionBook()
         self.transactions: list[Transaction] = []
-        self._traded = _TradedIndex()
 
     def add_transaction(self, transaction: Transaction) -> None:
-        """Book a transaction made outside the auction (e.g. an option exercise)."""
+        """Book a transaction made outside the auction (e.g. an option exercise, or one
+        read back from the ledger after a restart)."""
         self.book.add(transaction)
-        self._traded.add(transaction)
         self.transactions.append(transaction)
 
     def _book_all(self, transactions: Sequence[Transaction]) -> None:
-        book_add, traded_add = self.book.add, self._traded.add
-        for transaction in transactions:
-            book_add(transaction)
-            traded_add(transaction)
+        self.book.add_all(transactions)
         self.transactions.extend(transactions)
 
     def transactions_covering(self, interval: Interval) -> list[Transaction]:
@@ -255,19 +198,14 @@ class Micromarket:
         kept = [t for t in self.transactions if t.interval.end > instant]
         dropped = len(self.transactions) - len(kept)
         self.transactions = kept
-        self._traded.forget_before(Interval(instant, _INSTANT).start_us)
         return dropped
 
     def positions(self, party: str, intervals: Sequence[Interval]) -> Mapping[Interval, Decimal]:
-        """A party's position on each interval (empty when it holds nothing).
-
-        Intervals that ended before the last :meth:`forget_before` read as zero here; ask
-        :attr:`book` for those.
-        """
+        """A party's position on each interval (empty when it holds nothing)."""
         return self._positions(party, _HorizonIndex(intervals))
 
     def _positions(self, party: str, index: _HorizonIndex) -> Mapping[Interval, Decimal]:
-        values = self._traded.horizon(party, index)
+        values = self.book.positions_over(party, index.starts, index.ends)
         return {} if values is None else _HorizonPositions(index, values)
 
     def net_import_kw(self, interval: Interval) -> Decimal:

@@ -7,10 +7,11 @@ held constant over the interval. Sides are always from the originating party's v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields, make_dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from market.errors import (
     AllOrNoneError,
@@ -230,6 +231,74 @@ class Transaction(_Priced):
         if party == self.counterparty:
             return self.side.opposite
         raise CounterpartyError(f"{party!r} is not a party to transaction {self.transaction_id}")
+
+
+def _unchecked_twin(cls: type) -> Any:
+    """A mutable dataclass with exactly the slots of frozen ``cls`` and no checks.
+
+    Why: a market round makes hundreds of thousands of tenders and transactions out of
+    parts that are already valid (a checked curve, a checked tender, a clearing price). A
+    frozen dataclass spends ~2.5 µs on each through ``object.__setattr__`` and
+    ``__post_init__``; the twin stores its slots directly, then the object is given its
+    real class — allowed because the two layouts are identical.
+    """
+    spec = [
+        (f.name, f.type) if f.default is MISSING else (f.name, f.type, f.default)
+        for f in fields(cls)
+    ]
+    return make_dataclass(
+        f"_Unchecked{cls.__name__}",
+        spec,
+        bases=cls.__bases__,
+        slots=True,
+        eq=False,
+        repr=False,
+        match_args=False,
+    )
+
+
+_TENDER_TWIN = _unchecked_twin(Tender)
+_TRANSACTION_TWIN = _unchecked_twin(Transaction)
+
+
+def trusted_tender(
+    tender_id: str, party: str, side: Side, interval: Interval, price: Decimal, quantity: Decimal
+) -> Tender:
+    """A :class:`Tender` built without checks, for callers that guarantee every rule:
+    non-empty ids, a :class:`Side`, an :class:`Interval`, a finite price and a positive
+    finite quantity (the agents' curves, which are checked once)."""
+    tender = _TENDER_TWIN(tender_id, party, side, interval, price, quantity)
+    tender.__class__ = Tender
+    return tender  # type: ignore[no-any-return]
+
+
+def trusted_transaction(
+    tender: Tender,
+    transaction_id: str,
+    counterparty: str,
+    price: Decimal,
+    quantity: Decimal,
+    executed_at: datetime | None,
+) -> Transaction:
+    """The :class:`Transaction` accepting ``quantity`` of a valid ``tender`` at ``price``,
+    built without checks: the caller guarantees a non-empty id, a counterparty other than
+    the tender's party, a finite price, 0 < quantity ≤ the tender's and an aware time."""
+    transaction = _TRANSACTION_TWIN(
+        transaction_id,
+        tender.tender_id,
+        tender.party,
+        counterparty,
+        tender.side,
+        tender.interval,
+        price,
+        quantity,
+        tender.market_id,
+        executed_at,
+        tender.resource,
+        tender.product,
+    )
+    transaction.__class__ = Transaction
+    return transaction  # type: ignore[no-any-return]
 
 
 def accept(

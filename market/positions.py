@@ -13,7 +13,7 @@ distinct duration the party trades — not a scan over all transactions.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -88,6 +88,33 @@ class PositionBook:
         self._index(transaction.party, duration_us).add(start_us, signed)
         self._index(transaction.counterparty, duration_us).add(start_us, -signed)
 
+    def add_all(self, transactions: Iterable[Transaction]) -> None:
+        """:meth:`add` for many transactions at once (a market round's fills).
+
+        The legs of each counterparty are summed per interval before they are booked: in a
+        round one operator is the counterparty of every fill, so its index is touched once
+        per interval instead of once per transaction.
+        """
+        counter_legs: dict[tuple[str, int, int], Decimal] = {}
+        count = 0
+        sell = Side.SELL
+        for transaction in transactions:
+            count += 1
+            product = transaction.product
+            if product is not None and isinstance(product, OptionProduct):
+                continue
+            quantity = transaction.quantity
+            signed = quantity if transaction.side is sell else -quantity
+            interval = transaction.interval
+            start_us, duration_us = interval.start_us, interval.duration_us
+            self._index(transaction.party, duration_us).add(start_us, signed)
+            key = (transaction.counterparty, duration_us, start_us)
+            held = counter_legs.get(key)
+            counter_legs[key] = -signed if held is None else held - signed
+        for (party, duration_us, start_us), signed in counter_legs.items():
+            self._index(party, duration_us).add(start_us, signed)
+        self._count += count
+
     def _index(self, party: str, duration_us: int) -> _DurationIndex:
         by_duration = self._by_party.get(party)
         if by_duration is None:
@@ -109,6 +136,37 @@ class PositionBook:
             if duration_us >= interval.duration_us:
                 total += index.covering(start_us, end_us, duration_us)
         return total
+
+    def positions_over(
+        self, party: str, starts_us: Sequence[int], ends_us: Sequence[int]
+    ) -> list[Decimal] | None:
+        """:meth:`position` on many intervals in one pass, None when ``party`` holds nothing.
+
+        The intervals (given by start and end in µs, as :attr:`Interval.start_us`) must be
+        sorted and must not overlap — a market horizon. Why: a round asks this for every
+        agent over its whole horizon, and one pass over the party's trades costs less than
+        a search per interval.
+        """
+        by_duration = self._by_party.get(party)
+        if not by_duration or not starts_us:
+            return None
+        count = len(starts_us)
+        first, last = starts_us[0], ends_us[-1]
+        values = [_ZERO] * count
+        for duration_us, index in by_duration.items():
+            starts, net_kw = index.starts, index.net_kw
+            for k in range(bisect_right(starts, first - duration_us), len(starts)):
+                start = starts[k]
+                if start >= last:
+                    break
+                end = start + duration_us
+                kw = net_kw[start]
+                j = bisect_left(starts_us, start)
+                while j < count and starts_us[j] < end:
+                    if ends_us[j] <= end:
+                        values[j] += kw
+                    j += 1
+        return values
 
     def positions(
         self, party: str, bounding: Interval, step: timedelta

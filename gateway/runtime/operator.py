@@ -114,7 +114,7 @@ class MarketOperator:
         """Rebuild the book from the ledger after a restart (nothing traded twice)."""
         for transaction in transactions:
             if transaction.party == self.party or transaction.counterparty == self.party:
-                self.market.book.add(transaction)
+                self.market.add_transaction(transaction)
                 self.transactions.append(transaction)
 
     def _external(self, interval: Interval) -> ExternalTenders | None:
@@ -238,6 +238,7 @@ class MarketOperator:
 
     def _forget_before(self, end: datetime) -> None:
         horizon = end - timedelta(days=1)
+        self.market.forget_before(horizon)
         self.transactions = [t for t in self.transactions if t.interval.end > horizon]
         self.prices = {iv: p for iv, p in self.prices.items() if iv.end > horizon}
 

@@ -34,7 +34,8 @@ from functools import lru_cache
 from typing import Generic, Protocol, TypeVar
 
 from market.clearing import DEFAULT_PRICE_CAP, DEFAULT_PRICE_FLOOR, PRICE_SCALE, QUANTITY_SCALE
-from market.temix import Interval, Side, Tender
+from market.model import check_id, trusted_tender
+from market.temix import Interval, PriceError, QuantityError, Side, Tender
 
 __all__ = [
     "DEFAULT_BAND",
@@ -87,6 +88,14 @@ class PriceBand:
     floor: Decimal = DEFAULT_PRICE_FLOOR
     cap: Decimal = DEFAULT_PRICE_CAP
 
+    def __post_init__(self) -> None:
+        finite = all(type(p) is Decimal and p.is_finite() for p in (self.floor, self.cap))
+        if not finite or self.floor > self.cap:
+            raise PriceError(
+                f"price band needs finite Decimal prices with floor <= cap, got floor "
+                f"{self.floor!r} and cap {self.cap!r}"
+            )
+
 
 DEFAULT_BAND = PriceBand()
 
@@ -135,18 +144,32 @@ def curve_tenders(
     step's price, and at the floor for what is offered at any price). When the current
     position lies inside a step, the sell-back of that step is offered one micro-unit above
     the step price, so the agent never buys and sells at one price.
+
+    The curve is checked here (finite step prices, positive step sizes), so the tenders
+    can be built without per-tender checks — this runs for every agent and interval.
     """
     out: list[Tender] = []
     base = curve.base_kw
     steps = curve.steps
     top = base
-    for _, delta in steps:
+    for step_price, delta in steps:
+        if not (delta > 0 and step_price.is_finite()):
+            raise PriceError(
+                f"{party}: curve step ({step_price}, {delta} kW) on {interval} needs a finite "
+                "price and a positive size"
+            )
         top += delta
+    if not (top.is_finite() and current_kw.is_finite()) or type(party) is not str or not party:
+        raise QuantityError(
+            f"{party!r}: curve from {base} kW and position {current_kw} kW on {interval} must "
+            "be finite, for a named party"
+        )
     if current_kw > top:
-        out.append(Tender(f"{id_prefix}:0", party, _BUY, interval, band.cap, current_kw - top))
+        quantity = current_kw - top
+        out.append(trusted_tender(f"{id_prefix}:0", party, _BUY, interval, band.cap, quantity))
     if base > current_kw:
         tender_id = f"{id_prefix}:{len(out)}"
-        out.append(Tender(tender_id, party, _SELL, interval, band.floor, base - current_kw))
+        out.append(trusted_tender(tender_id, party, _SELL, interval, band.floor, base - current_kw))
     before = base
     for step_price, delta in steps:
         after = before + delta
@@ -154,12 +177,12 @@ def curve_tenders(
         if inside:
             tender_id = f"{id_prefix}:{len(out)}"
             quantity = min(after, current_kw) - before
-            out.append(Tender(tender_id, party, _BUY, interval, step_price, quantity))
+            out.append(trusted_tender(tender_id, party, _BUY, interval, step_price, quantity))
         if after > current_kw:
             tender_id = f"{id_prefix}:{len(out)}"
             ask = step_price + (_PRICE_QUANTUM if inside else _NO_QUANTUM)
             quantity = after - max(before, current_kw)
-            out.append(Tender(tender_id, party, _SELL, interval, ask, quantity))
+            out.append(trusted_tender(tender_id, party, _SELL, interval, ask, quantity))
         before = after
     return out
 
@@ -250,6 +273,7 @@ class Personality(Generic[PrefsT]):
     """
 
     def __init__(self, party: str, preferences: PrefsT, band: PriceBand = DEFAULT_BAND) -> None:
+        check_id(party, "agent party")
         self.party = party
         self.preferences = preferences
         self.band = band

@@ -94,6 +94,18 @@ def test_positions_accumulate_as_forecasts_change() -> None:
     assert market.book.position("it", hour) == -18
 
 
+def test_a_market_restored_from_its_transactions_trades_nothing_twice() -> None:
+    tiers = [HorizonTier(HOUR, timedelta(hours=2))]
+    before = Micromarket(tiers=tiers, band=BAND)
+    traded = before.clear_round(T0, [BoundAgent(_load(), None, {})], external=lambda iv: GRID)
+    restarted = Micromarket(tiers=tiers, band=BAND)
+    for transaction in traded.transactions:
+        restarted.add_transaction(transaction)
+    again = restarted.clear_round(T0, [BoundAgent(_load(), None, {})], external=lambda iv: GRID)
+    assert again.transactions == [], "positions read back from the book: nothing to buy"
+    assert restarted.positions("it", again.intervals) == dict.fromkeys(again.intervals, D(-30))
+
+
 def test_an_hour_traded_coarse_is_not_traded_again_when_it_becomes_fine() -> None:
     market = Micromarket(band=BAND)
     load = BoundAgent(_load(), None, {})

@@ -198,3 +198,22 @@ def test_extended_price_is_linear_in_rate_and_time(
     assert extended_price_exact(price, rate_a, both) == extended_price_exact(
         price, rate_a, first
     ) + extended_price_exact(price, rate_a, second)
+
+
+@given(transaction_lists(), parties)
+def test_bulk_add_and_horizon_read_agree_with_one_at_a_time(
+    items: list[Transaction], party: str
+) -> None:
+    one_by_one, bulk = PositionBook(), PositionBook()
+    for item in items:
+        one_by_one.add(item)
+    bulk.add_all(items)
+    assert len(bulk) == len(one_by_one)
+    horizons = (HORIZON.split(FIVE), HORIZON.split(QUARTER), HORIZON.split(HOUR))
+    for horizon in horizons:
+        expected = [one_by_one.position(party, iv) for iv in horizon]
+        assert [bulk.position(party, iv) for iv in horizon] == expected
+        read = bulk.positions_over(
+            party, [iv.start_us for iv in horizon], [iv.end_us for iv in horizon]
+        )
+        assert (read or [Decimal(0)] * len(horizon)) == expected
