@@ -34,15 +34,15 @@ integer micro-units, runs the auction and turns fills into TeMIX transactions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
-from functools import cached_property
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from functools import cached_property, lru_cache
 from math import ceil, floor
 
 from market.auction import AuctionOutcome, SideBook, pro_rata, run_auction
-from market.model import trusted_transaction
+from market.model import trusted_transactions
 from market.products import OptionProduct
 from market.temix import (
     CounterpartyError,
@@ -109,8 +109,10 @@ def units_to_price(units: int) -> Decimal:
     return Decimal(units).scaleb(-6)
 
 
+@lru_cache(maxsize=1 << 14)
 def units_to_kw(units: int) -> Decimal:
-    """Integer micro-kW back to a Decimal rate."""
+    """Integer micro-kW back to a Decimal rate (remembered: fills repeat the same few
+    quantities by the thousand)."""
     return Decimal(units).scaleb(-6)
 
 
@@ -215,15 +217,15 @@ class ClearingResult:
     @cached_property
     def transactions(self) -> tuple[Transaction, ...]:
         """One transaction per accepted tender, agent ↔ operator, at the clearing price."""
-        operator, price, at = self.operator, self.price, self.executed_at
-        kw_of: dict[int, Decimal] = {}
-        out = []
-        for t, q in zip(self.accepted_tenders, self.accepted_units, strict=True):
-            quantity = kw_of.get(q)
-            if quantity is None:
-                quantity = kw_of[q] = units_to_kw(q)
-            out.append(trusted_transaction(t, f"{t.tender_id}:tx", operator, price, quantity, at))
-        return tuple(out)
+        return tuple(
+            trusted_transactions(
+                self.accepted_tenders,
+                [units_to_kw(q) for q in self.accepted_units],
+                self.operator,
+                self.price,
+                self.executed_at,
+            )
+        )
 
     def accepted_kw(self, tender_id: str) -> Decimal:
         """Accepted rate of one tender (zero when it did not trade)."""
@@ -286,18 +288,47 @@ def _check(
     return buys, sells
 
 
+class _Units:
+    """Decimal → integer micro-units (× 10⁶), rounded one way, remembered.
+
+    A round converts the same few prices (cap, floor, thresholds) and rated quantities
+    thousands of times; a dictionary lookup costs a quarter of the exact multiplication.
+    The memory is dropped when it grows past ``limit`` values.
+    """
+
+    def __init__(self, rounding: Callable[[Decimal], int], limit: int = 1 << 16) -> None:
+        self._rounding = rounding
+        self._limit = limit
+        self._memo: dict[Decimal, int] = {}
+
+    def __call__(self, values: Iterable[Decimal]) -> list[int]:
+        memo, rounding, multiply = self._memo, self._rounding, _EXACT.multiply
+        if len(memo) > self._limit:
+            memo.clear()
+        out = []
+        for value in values:
+            units = memo.get(value)
+            if units is None:
+                units = memo[value] = rounding(multiply(value, _PS))
+            out.append(units)
+        return out
+
+
+_units_down = _Units(floor)
+_units_up = _Units(ceil)
+
+
 def _book(buys: list[Tender], sells: list[Tender], external: ExternalTenders | None) -> _Book:
-    with localcontext(_EXACT):
-        book = _Book(
-            buys,
-            sells,
-            [floor(t.price * _PS) for t in buys],
-            [floor(t.quantity * _QS) for t in buys],
-            [ceil(t.price * _PS) for t in sells],
-            [floor(t.quantity * _QS) for t in sells],
-            [t.tender_id for t in buys],
-            [t.tender_id for t in sells],
-        )
+    book = _Book(
+        buys,
+        sells,
+        _units_down(t.price for t in buys),
+        _units_down(t.quantity for t in buys),
+        _units_up(t.price for t in sells),
+        _units_down(t.quantity for t in sells),
+        [t.tender_id for t in buys],
+        [t.tender_id for t in sells],
+    )
     if external is not None:
         book.sell_prices.append(price_units(external.import_price, round_up=True))
         book.sell_qty.append(quantity_units(external.import_limit_kw))

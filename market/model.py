@@ -7,6 +7,7 @@ held constant over the interval. Sides are always from the originating party's v
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, fields, make_dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -272,33 +273,37 @@ def trusted_tender(
     return tender  # type: ignore[no-any-return]
 
 
-def trusted_transaction(
-    tender: Tender,
-    transaction_id: str,
+def trusted_transactions(
+    tenders: Sequence[Tender],
+    quantities: Sequence[Decimal],
     counterparty: str,
     price: Decimal,
-    quantity: Decimal,
     executed_at: datetime | None,
-) -> Transaction:
-    """The :class:`Transaction` accepting ``quantity`` of a valid ``tender`` at ``price``,
-    built without checks: the caller guarantees a non-empty id, a counterparty other than
-    the tender's party, a finite price, 0 < quantity ≤ the tender's and an aware time."""
-    transaction = _TRANSACTION_TWIN(
-        transaction_id,
-        tender.tender_id,
-        tender.party,
-        counterparty,
-        tender.side,
-        tender.interval,
-        price,
-        quantity,
-        tender.market_id,
-        executed_at,
-        tender.resource,
-        tender.product,
-    )
-    transaction.__class__ = Transaction
-    return transaction  # type: ignore[no-any-return]
+) -> list[Transaction]:
+    """The :class:`Transaction` accepting each ``quantities[k]`` of valid ``tenders[k]`` at
+    ``price`` (ids ``"<tender_id>:tx"``), built without checks: the caller guarantees a
+    counterparty other than every tender's party, a finite price, 0 < quantity ≤ the
+    tender's and an aware time."""
+    twin, cls = _TRANSACTION_TWIN, Transaction
+    out = []
+    for tender, quantity in zip(tenders, quantities, strict=True):
+        transaction = twin(
+            f"{tender.tender_id}:tx",
+            tender.tender_id,
+            tender.party,
+            counterparty,
+            tender.side,
+            tender.interval,
+            price,
+            quantity,
+            tender.market_id,
+            executed_at,
+            tender.resource,
+            tender.product,
+        )
+        transaction.__class__ = cls
+        out.append(transaction)
+    return out
 
 
 def accept(

@@ -98,6 +98,7 @@ class PositionBook:
         counter_legs: dict[tuple[str, int, int], Decimal] = {}
         count = 0
         sell = Side.SELL
+        by_party, index_of = self._by_party, self._index
         for transaction in transactions:
             count += 1
             product = transaction.product
@@ -107,12 +108,22 @@ class PositionBook:
             signed = quantity if transaction.side is sell else -quantity
             interval = transaction.interval
             start_us, duration_us = interval.start_us, interval.duration_us
-            self._index(transaction.party, duration_us).add(start_us, signed)
+            party = transaction.party
+            by_duration = by_party.get(party)
+            index = None if by_duration is None else by_duration.get(duration_us)
+            if index is None:
+                index = index_of(party, duration_us)
+            net_kw = index.net_kw
+            held = net_kw.get(start_us)
+            if held is None:
+                index.add(start_us, signed)
+            else:
+                net_kw[start_us] = held + signed
             key = (transaction.counterparty, duration_us, start_us)
-            held = counter_legs.get(key)
-            counter_legs[key] = -signed if held is None else held - signed
+            leg = counter_legs.get(key)
+            counter_legs[key] = -signed if leg is None else leg - signed
         for (party, duration_us, start_us), signed in counter_legs.items():
-            self._index(party, duration_us).add(start_us, signed)
+            index_of(party, duration_us).add(start_us, signed)
         self._count += count
 
     def _index(self, party: str, duration_us: int) -> _DurationIndex:

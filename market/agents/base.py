@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from market.clearing import DEFAULT_PRICE_CAP, DEFAULT_PRICE_FLOOR, PRICE_SCALE, QUANTITY_SCALE
 from market.model import check_id, trusted_tender
@@ -108,14 +108,14 @@ class Setpoint:
     power_kw: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class PositionCurve:
+class PositionCurve(NamedTuple):
     """The position an agent wants as a function of the clearing price.
 
     At prices below every step the agent wants ``base_kw``; each ``(price, delta_kw)`` step
     (prices ascending, ``delta_kw`` > 0) raises the wanted position by ``delta_kw`` once the
     price is above ``price`` — a buyer buys less, a seller sells more. A critical load is
     a flat curve at minus its load; a PV array is 0 with one step of its output at ~0.
+    (A named tuple: every agent makes one per interval per round.)
     """
 
     base_kw: Decimal
@@ -195,6 +195,25 @@ def _round_stem(now: datetime, start: datetime, duration: timedelta) -> str:
 def tender_prefix(party: str, now: datetime, interval: Interval) -> str:
     """Unique, readable id stem for one agent's tenders on one interval in one round."""
     return party + _round_stem(now, interval.start, interval.duration)
+
+
+class _RoundStems:
+    """The id stems of the last horizon asked for: every agent of a round asks for the
+    same one (the same list object), so it is built once per round, not once per agent."""
+
+    def __init__(self) -> None:
+        self._last: tuple[Sequence[Interval], datetime, list[str]] | None = None
+
+    def __call__(self, now: datetime, intervals: Sequence[Interval]) -> list[str]:
+        last = self._last
+        if last is not None and last[0] is intervals and last[1] == now:
+            return last[2]
+        stems = [_round_stem(now, iv.start, iv.duration) for iv in intervals]
+        self._last = (intervals, now, stems)
+        return stems
+
+
+_round_stems = _RoundStems()
 
 
 class Agent(Protocol[StateT]):
@@ -295,18 +314,12 @@ class Personality(Generic[PrefsT]):
         """
         out: list[Tender] = []
         party, band = self.party, self.band
-        for interval in intervals:
+        for interval, stem in zip(intervals, _round_stems(now, intervals), strict=True):
             curve = curve_of(interval)
             if curve is None:
                 continue
-            out += curve_tenders(
-                party,
-                interval,
-                curve,
-                positions.get(interval, _ZERO) if positions else _ZERO,
-                band,
-                tender_prefix(party, now, interval),
-            )
+            held = positions.get(interval, _ZERO) if positions else _ZERO
+            out += curve_tenders(party, interval, curve, held, band, party + stem)
         return out
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from market.agents import CriticalLoad, CriticalLoadPreferences, PriceBand
 from market.agents.base import PositionCurve, curve_tenders
-from market.model import trusted_tender, trusted_transaction
+from market.model import trusted_tender, trusted_transactions
 from market.temix import Interval, PriceError, QuantityError, Side, TemixError, Tender, Transaction
 
 D = Decimal
@@ -29,9 +29,9 @@ def test_a_trusted_tender_is_a_frozen_tender_equal_to_the_checked_one() -> None:
 
 def test_a_trusted_transaction_accepts_part_of_a_tender_like_the_checked_one() -> None:
     tender = Tender("t1", "pv", Side.SELL, HOUR, D("0.05"), D(30))
-    fast = trusted_transaction(tender, "x1", "operator", D("0.07"), D(12), HOUR.start)
+    [fast] = trusted_transactions([tender], [D(12)], "operator", D("0.07"), HOUR.start)
     checked = Transaction(
-        "x1", "t1", "pv", "operator", Side.SELL, HOUR, D("0.07"), D(12), executed_at=HOUR.start
+        "t1:tx", "t1", "pv", "operator", Side.SELL, HOUR, D("0.07"), D(12), executed_at=HOUR.start
     )
     assert type(fast) is Transaction and fast == checked
     assert fast.extended_price == D("0.84")
