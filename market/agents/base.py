@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Context, Decimal
 from functools import lru_cache
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
@@ -330,6 +330,10 @@ def draw_setpoint(
     return Setpoint(interval, min(max(-position_kw, low_kw), high_kw))
 
 
+_HOURS_CONTEXT = Context(prec=28)
+
+
 def hours(interval: Interval) -> Decimal:
-    """Interval length in hours as a Decimal (28 digits; exact for whole minutes of 1/4 h)."""
-    return Decimal(interval.hours.numerator) / interval.hours.denominator
+    """Interval length in hours as a Decimal (28 digits whatever the caller's context;
+    exact for whole quarter hours)."""
+    return _HOURS_CONTEXT.divide(Decimal(interval.hours.numerator), interval.hours.denominator)

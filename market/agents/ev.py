@@ -25,7 +25,8 @@ from market.agents.base import (
     hours,
     kw,
 )
-from market.temix import Interval, Tender
+from market.model import check_aware
+from market.temix import Interval, Tender, instant_us
 
 __all__ = ["EvCharger", "EvPreferences", "EvSession"]
 
@@ -52,6 +53,9 @@ class EvSession:
     energy_needed_kwh: Decimal
     deadline: datetime
 
+    def __post_init__(self) -> None:
+        check_aware(self.deadline, "EV session deadline")
+
 
 class EvCharger(Personality[EvPreferences]):
     """Forecast = expected price per interval (missing: treated as ``max_price``)."""
@@ -63,7 +67,8 @@ class EvCharger(Personality[EvPreferences]):
         if session is None or session.energy_needed_kwh <= 0:
             return {}, False
         rate = self.preferences.max_rate_kw
-        eligible = [iv for iv in intervals if iv.end <= session.deadline]
+        deadline_us = instant_us(session.deadline)  # an instant: safe across a DST fold
+        eligible = [iv for iv in intervals if iv.end_us <= deadline_us]
         capacity_kwh = sum((rate * hours(iv) for iv in eligible), _ZERO)
         urgent = capacity_kwh <= session.energy_needed_kwh * (1 + self.preferences.slack)
         cheapest = sorted(

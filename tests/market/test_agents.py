@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -31,7 +32,7 @@ from market.agents import (
     PvPreferences,
     curve_tenders,
 )
-from market.temix import Interval, Side, Tender
+from market.temix import Interval, IntervalError, Side, Tender
 
 D = Decimal
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -244,3 +245,20 @@ def test_battery_leaves_intervals_without_a_forecast_alone() -> None:
     partial = {HOURS[0]: D("0.10"), HOURS[3]: D("0.40")}
     tenders = _battery().tenders(NOW, HOURS, BatteryState(D(100)), partial, {})
     assert {t.interval for t in tenders} == {HOURS[0], HOURS[3]}
+
+
+def test_ev_deadline_is_an_instant_across_the_fall_back_fold() -> None:
+    new_york = ZoneInfo("America/New_York")
+    start = datetime(2026, 11, 1, 0, 0, tzinfo=new_york)
+    quarters = []
+    for _ in range(12):  # 00:00 EDT .. 01:45 EST: 01:00-02:00 happens twice
+        quarters.append(Interval(start, timedelta(minutes=15)))
+        start = quarters[-1].end
+    deadline = datetime(2026, 11, 1, 1, 30, tzinfo=new_york)  # the first 01:30 (EDT)
+    charger = EvCharger("ev", EvPreferences(D(11), D("0.30")))
+    plan, _ = charger.plan(quarters, EvSession(D(100), deadline), {})
+    assert sorted(plan, key=lambda iv: iv.start_us) == quarters[:6], (
+        "the repeated 01:00-01:30 (EST) ends after the deadline although its wall clock does not"
+    )
+    with pytest.raises(IntervalError, match="deadline"):
+        EvSession(D(1), datetime(2026, 11, 1, 1, 30))
