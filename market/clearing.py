@@ -432,6 +432,7 @@ def clear(
         ShedDecision(t.tender_id, t.party, priorities.get(t.party, 0), t.quantity, Decimal(0))
         for t in withdrawn
     ]
+    shed.sort(key=lambda decision: decision.tender_id)  # in any order of the tenders
     curtailed = _curtailments(book, outcome) if outcome.price == floor_u else []
     return _result(book, outcome, buy_fills, shed, curtailed, interval, islanded, operator, now)
 
