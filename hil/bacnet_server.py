@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from drivers.bacnet.local import LocalBacnetDevice
 from drivers.bacnet.ports import split_address
-from drivers.clock import Clock, RealClock
+from drivers.clock import Clock
 from drivers.connection import BacnetConnection
 from drivers.profile import BacnetProfile
 from hil.state import BuildingState, DeviceState
+from hil.synced_server import SyncedDeviceServer
 
 if TYPE_CHECKING:
     from gateway.config.loader import Site
@@ -43,53 +44,39 @@ def with_prefix(address: str) -> str:
     return f"{host}/{prefix}:{port}"
 
 
-class BacnetDeviceServer:
+class BacnetDeviceServer(SyncedDeviceServer):
     """One simulated BACnet device serving ``state`` (an async context manager)."""
+
+    protocol = "bacnet"
+    profile: BacnetProfile
 
     def __init__(self, state: DeviceState, profile: BacnetProfile, *, instance: int,
                  address: str, role: Literal["normal", "bbmd", "foreign"] = "normal",
                  bbmd_address: str | None = None, clock: Clock | None = None,
                  sync_interval_s: float = SYNC_INTERVAL_S) -> None:
-        self.state = state
-        self.profile = profile
-        self.clock = clock or RealClock()
-        self.sync_interval_s = sync_interval_s
-        self._published: dict[str, Any] = {}
+        super().__init__(state, profile, clock, sync_interval_s)
         self.device = LocalBacnetDevice(
             instance=instance, name=state.device_id, address=with_prefix(address),
             points=profile.points, on_write=self._client_write, before_request=self.sync,
             is_available=lambda: self.state.available, role=role, bbmd_address=bbmd_address,
         )
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        initial = {p.name: self.state.get(p.name, p.safe_default) for p in self.profile.points}
+    async def _open(self, initial: dict[str, Any]) -> None:
         await self.device.start(initial)
-        for point in self.profile.points:
-            value = self.device.value(point.name)
-            self._published[point.name] = value
-            self.state.set(point.name, value)
-        self._task = asyncio.create_task(self._sync_loop(),
-                                         name=f"bacnet-sync-{self.state.device_id}")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def _read_back(self, point: str) -> Any:
+        return self.device.value(point)
+
+    async def _close(self) -> None:
         self.device.close()
         await asyncio.sleep(0)  # the transports close their sockets on the next loop pass
 
-    async def __aenter__(self) -> BacnetDeviceServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    async def publish(self) -> None:
+        self.sync()
 
     def sync(self) -> None:
-        """Publish state values that changed since the last publication."""
+        """Publish state values that changed since the last publication (also called
+        before each request is answered, so a read never sees a stale value)."""
         for point in self.profile.points:
             value = self.state.get(point.name)
             if value is None or value == self._published.get(point.name):
@@ -99,15 +86,6 @@ class BacnetDeviceServer:
             self._published[point.name] = effective
             if effective != value:
                 self.state.set(point.name, effective)
-
-    def _client_write(self, point: str, value: Any) -> None:
-        self._published[point] = value
-        self.state.client_write(point, value)
-
-    async def _sync_loop(self) -> None:
-        while True:
-            self.sync()
-            await self.clock.sleep(self.sync_interval_s * max(self.clock.speed, 1.0))
 
 
 @contextlib.asynccontextmanager

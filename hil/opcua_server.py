@@ -13,7 +13,6 @@ file at the paths the site names.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
@@ -22,13 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from drivers.clock import Clock, RealClock
+from drivers.clock import Clock
 from drivers.connection import OpcuaConnection
 from drivers.opcua.driver import read_credentials
 from drivers.opcua.local import LocalOpcuaServer, ServerSecurity
 from drivers.profile import OpcuaProfile
 from hil import pki
 from hil.state import BuildingState, DeviceState
+from hil.synced_server import SyncedDeviceServer
 
 if TYPE_CHECKING:
     from gateway.config.loader import Site
@@ -44,51 +44,33 @@ def namespace_for(endpoint: str) -> str:
     return "urn:" + (path.replace("/", ":") or "temix:device")
 
 
-class OpcuaDeviceServer:
+class OpcuaDeviceServer(SyncedDeviceServer):
     """One simulated OPC UA device serving ``state`` (an async context manager)."""
+
+    protocol = "opcua"
+    profile: OpcuaProfile
 
     def __init__(self, state: DeviceState, profile: OpcuaProfile, *, endpoint: str,
                  security: ServerSecurity | None = None, users: dict[str, str] | None = None,
                  namespace_uri: str | None = None, clock: Clock | None = None,
                  sync_interval_s: float = SYNC_INTERVAL_S) -> None:
-        self.state = state
-        self.profile = profile
-        self.clock = clock or RealClock()
-        self.sync_interval_s = sync_interval_s
-        self._published: dict[str, Any] = {}
+        super().__init__(state, profile, clock, sync_interval_s)
         name = state.device_id.replace("_", " ").title().replace(" ", "")
         self.server = LocalOpcuaServer(
             endpoint=endpoint, namespace_uri=namespace_uri or namespace_for(endpoint),
             name=name, points=profile.points, on_write=self._client_write,
             security=security, users=users)
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        initial = {p.name: self.state.get(p.name, p.safe_default) for p in self.profile.points}
+    async def _open(self, initial: dict[str, Any]) -> None:
         await self.server.start(initial)
-        for point in self.profile.points:
-            value = await self.server.value(point.name)
-            self._published[point.name] = value
-            self.state.set(point.name, value)
-        self._task = asyncio.create_task(self._sync_loop(),
-                                         name=f"opcua-sync-{self.state.device_id}")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def _read_back(self, point: str) -> Any:
+        return await self.server.value(point)
+
+    async def _close(self) -> None:
         await self.server.stop()
 
-    async def __aenter__(self) -> OpcuaDeviceServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    async def sync(self) -> None:
+    async def publish(self) -> None:
         """Follow ``state.available`` and publish values that changed."""
         if not self.state.available:
             await self.server.pause()
@@ -100,15 +82,6 @@ class OpcuaDeviceServer:
                 continue
             await self.server.set_value(point.name, value)
             self._published[point.name] = value
-
-    def _client_write(self, point: str, value: Any) -> None:
-        self._published[point] = value
-        self.state.client_write(point, value)
-
-    async def _sync_loop(self) -> None:
-        while True:
-            await self.sync()
-            await self.clock.sleep(self.sync_interval_s * max(self.clock.speed, 1.0))
 
 
 def site_security(connection: OpcuaConnection, base: Path, device_id: str) -> ServerSecurity | None:

@@ -287,13 +287,13 @@ async def test_server_restart_reconnects_and_restores_the_subscription(
     await driver.start()
     try:
         battery.state.available = False
-        await battery.server.sync()
+        await battery.server.publish()
         readings = await driver.poll()
         assert all(r.quality is Quality.BAD for r in readings.values())
         assert driver.fault is not None and driver.fault.code == "unreachable"
 
         battery.state.available = True
-        await battery.server.sync()
+        await battery.server.publish()
         async with asyncio.timeout(10):
             while (await driver.poll())["soc_pct"].quality is not Quality.GOOD:
                 await asyncio.sleep(0.05)
