@@ -18,8 +18,9 @@ device's profile lacks raises :class:`NotSupported` (a DriverError naming device
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import IntEnum
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from drivers.base import DeviceFault, Driver, DriverError, Quality, Reading
@@ -41,6 +42,10 @@ class Nature:
     """Base: a device id, its driver and the poller that holds its readings."""
 
     name: ClassVar[str] = ""
+    draw_sign: ClassVar[float] = 1.0
+    """The sign of the ``power_kw`` point against power drawn from the building bus."""
+    shed_writes: ClassVar[Mapping[str, float | bool]] = MappingProxyType({})
+    """The point writes that switch the device off when it is shed (none: not sheddable)."""
 
     def __init__(self, driver: Driver, poller: Poller) -> None:
         self.driver = driver
@@ -130,6 +135,7 @@ class Storage(Nature):
     """A battery: SoC, power and setpoint (discharge positive), limits, grid mode."""
 
     name = "storage"
+    draw_sign = -1.0  # discharge positive
 
     @property
     def soc_pct(self) -> Reading:
@@ -190,6 +196,7 @@ class Pv(Nature):
     """A PV inverter: generation positive; curtailment as a percentage of its rating."""
 
     name = "pv"
+    draw_sign = -1.0  # generation positive
 
     @property
     def power_kw(self) -> Reading:
@@ -222,6 +229,7 @@ class Pv(Nature):
 
 class Generator(Nature):
     name = "generator"
+    draw_sign = -1.0  # generation positive
 
     @property
     def power_kw(self) -> Reading:
@@ -240,6 +248,7 @@ class Generator(Nature):
 
 class EvCharger(Nature):
     name = "ev_charger"
+    shed_writes = MappingProxyType({"current_limit_a": 0.0})
 
     @property
     def power_kw(self) -> Reading:
@@ -328,6 +337,7 @@ class GridSense(Nature):
 
 class HvacZone(Nature):
     name = "hvac_zone"
+    shed_writes = MappingProxyType({"setpoint_c": 30.0})  # cooling off
 
     @property
     def zone_temperature_c(self) -> Reading:
@@ -351,6 +361,7 @@ class HvacZone(Nature):
 
 class Lighting(Nature):
     name = "lighting"
+    shed_writes = MappingProxyType({"on": False, "level_pct": 0.0})
 
     @property
     def on(self) -> Reading:

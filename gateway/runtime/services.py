@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from drivers.base import DriverError, Reading
+from drivers.natures import NATURES
 from drivers.poller import Poller
 from gateway.config.site import Device
 from market.agents import (
@@ -40,13 +41,6 @@ from market.temix import Interval
 
 log = logging.getLogger(__name__)
 
-# The sign of each nature's power_kw point relative to draw from the bus.
-DRAW_SIGN = {"pv": -1.0, "storage": -1.0, "generator": -1.0}
-SHED_WRITES: dict[str, dict[str, float | bool]] = {
-    "hvac_zone": {"setpoint_c": 30.0},
-    "lighting": {"on": False, "level_pct": 0.0},
-    "ev_charger": {"current_limit_a": 0.0},
-}
 
 
 @dataclass
@@ -100,7 +94,7 @@ class DeviceService:
         power = self.value("power_kw")
         if power is None:
             return None
-        return power * DRAW_SIGN.get(self.device.nature, 1.0)
+        return power * NATURES[self.device.nature].draw_sign
 
     # -- function (2): receive and issue forward tenders -----------------------------
 
@@ -191,7 +185,7 @@ class DeviceService:
         if self.agent is None:
             return {}
         if self.shed:
-            return dict(SHED_WRITES.get(self.device.nature, {}))
+            return dict(NATURES[self.device.nature].shed_writes)
         draw = float(self.agent.setpoint(interval, position_kw).power_kw)
         prefs = self.device.agent
         nature = self.device.nature
@@ -225,7 +219,7 @@ class DeviceService:
 
     async def apply_shed(self) -> list[str]:
         """Switch the device off now (islanding shed); the next round restores it."""
-        return await self._write_all(dict(SHED_WRITES.get(self.device.nature, {})))
+        return await self._write_all(NATURES[self.device.nature].shed_writes)
 
     async def _write_all(self, writes: Mapping[str, float | bool],
                          until: datetime | None = None) -> list[str]:
