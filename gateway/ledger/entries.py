@@ -65,6 +65,8 @@ class EntryKind(enum.StrEnum):
     PARTY_KEY = "party_key"
     TENDER = "tender"
     TRANSACTION = "transaction"
+    ORDER = "order"
+    """An external order (CTS createTransaction) recorded before it is sent."""
     QUOTE = "quote"
     OPTION_EXERCISE = "option_exercise"
     DELIVERY = "delivery"

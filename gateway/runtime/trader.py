@@ -7,12 +7,15 @@ micromarket needs to import (or export) and what is already contracted outside i
 from the counterparty's sell tender (or sold to its buy tender) with ``createTransaction``
 — never beyond the PCC limits, and only when the difference is worth a trade.
 
-Every message sent and every answer is recorded in the ledger. A request that got no
-answer stays *pending* and is sent again with the same transaction id when the
-counterparty is back; "transaction id already used" then proves it was taken, so nothing
-is lost or traded twice. While the counterparty is unreachable the last known tenders are
-used for ``stale_prices_max``; after that the building trades as if islanded economically
-(no external supply beyond contracted positions).
+Every order is recorded in the ledger (an ``order`` entry) *before* it is sent, and its
+outcome after: a ``transaction`` entry when taken, an ``EXT-TRADE-REFUSED`` alarm naming
+it when refused. An order without an answer stays *pending* and is sent again with the
+same transaction id when the counterparty is back — also after a crash, since a restart
+reads the unresolved orders back from the ledger; "transaction id already used" then
+proves it was taken, so nothing is lost or traded twice. While the counterparty is
+unreachable the last known tenders are used for ``stale_prices_max``; after that the
+building trades as if islanded economically (no external supply beyond contracted
+positions).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,11 +33,12 @@ import aiohttp
 
 from drivers.clock import Clock
 from gateway.config.site import ExternalMarketSection, MarketSection, SiteInfo
-from gateway.ledger.entries import EntryKind, NewEntry
+from gateway.ledger.entries import Entry, EntryKind, NewEntry
 from market.clearing import ExternalTenders
 from market.cts import (
     CreateDelivery,
     CreateTransaction,
+    decode,
     decode_tender,
     encode,
 )
@@ -67,6 +71,22 @@ class Refused:
 
     def __str__(self) -> str:
         return f"counterparty refused {self.what}: HTTP {self.status} {self.field}: {self.reason}"
+
+
+def recorded_orders(entries: Iterable[Entry]) -> tuple[list[CreateTransaction], set[str]]:
+    """The orders a ledger holds (``order`` entries) and the ids of those it recorded as
+    refused (``EXT-TRADE-REFUSED`` alarms): what :meth:`Trader.restore` needs besides the
+    transactions."""
+    orders: list[CreateTransaction] = []
+    refused: set[str] = set()
+    for entry in entries:
+        if entry.kind == EntryKind.ORDER:
+            order = decode(entry.payload)
+            if isinstance(order, CreateTransaction):
+                orders.append(order)
+        elif entry.kind == EntryKind.ALARM and entry.payload.get("code") == "EXT-TRADE-REFUSED":
+            refused.add(str(entry.payload.get("transaction_id", "")))
+    return orders, refused
 
 
 class Trader:
@@ -103,14 +123,26 @@ class Trader:
         if self._session is not None:
             await self._session.close()
 
-    def restore(self, transactions: Sequence[Transaction]) -> None:
-        """Contracted positions from the ledger after a restart."""
+    def restore(self, transactions: Sequence[Transaction],
+                orders: Sequence[CreateTransaction] = (),
+                refused: Collection[str] = ()) -> None:
+        """Contracted positions from the ledger after a restart, and the orders sent
+        before it whose answer never came (neither a transaction nor a refusal id in
+        ``refused``): pending, sent again at the next refresh."""
         for tx in transactions:
             if self.counterparty in (tx.party, tx.counterparty) and self.party in (
                 tx.party, tx.counterparty
             ):
                 self.book.add(tx)
                 self.transactions.append(tx)
+        answered = {tx.transaction_id for tx in self.transactions} | set(refused)
+        for order in orders:
+            tx_id = order.transaction.transaction_id
+            if order.party_id == self.party and tx_id not in answered:
+                self.pending[tx_id] = order
+        if self.pending:
+            log.info("%d external orders sent before the restart await an answer; they are "
+                     "sent again with their ids", len(self.pending))
 
     # -- HTTP ---------------------------------------------------------------------------
 
@@ -253,6 +285,9 @@ class Trader:
                 continue
             quantity = min(abs(delta), tender.quantity)
             orders.append(self._order(tender, quantity, now))
+        if orders:  # write-ahead: a crash after sending must not forget what was sent
+            await self.writer.commit(
+                [NewEntry(EntryKind.ORDER, self.party, encode(o)) for o in orders], now)
         self.orders_sent += len(orders)
         if not orders or not self.reachable:
             self.pending.update({o.transaction.transaction_id: o for o in orders})
@@ -302,7 +337,8 @@ class Trader:
         refusal = Refused(f"transaction {tx.transaction_id}", status,
                           str(body.get("field", "")) if isinstance(body, dict) else "",
                           str(body.get("reason", body)) if isinstance(body, dict) else str(body))
-        alarm = {"code": "EXT-TRADE-REFUSED", "message": str(refusal)}
+        alarm = {"code": "EXT-TRADE-REFUSED", "message": str(refusal),
+                 "transaction_id": tx.transaction_id}
         await self.writer.commit([NewEntry(EntryKind.ALARM, self.party, alarm)],
                                  self.clock.now())
         return refusal
