@@ -56,6 +56,7 @@ class _Entry:
     polls: int = 0
     polled_every_s: float = 0.0  # the interval in force at the last poll (clock seconds)
     task: asyncio.Task[None] | None = None
+    first_cycle: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Poller:
@@ -161,6 +162,13 @@ class Poller:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.stop()
 
+    async def first_cycles(self) -> None:
+        """Wait until every device's own loop finished its first poll cycle (answered, or
+        failed within its timeout and retries), without polling any device a second time."""
+        if not self._running:
+            raise RuntimeError("the poller is not started; call start() first")
+        await asyncio.gather(*(e.first_cycle.wait() for e in self._entries.values()))
+
     async def poll_now(self, device_id: str) -> dict[str, Reading]:
         """Run one poll cycle of a device outside its schedule (tests, the CLI)."""
         entry = self._entry(device_id)
@@ -195,6 +203,7 @@ class Poller:
         entry.polled_every_s = self._interval_s(entry)
         entry.failures = entry.failures + 1 if _no_answer(readings) else 0
         entry.readings = readings
+        entry.first_cycle.set()
         for subscriber in list(self._subscribers):
             try:
                 subscriber(entry.driver.device_id, readings)

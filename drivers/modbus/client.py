@@ -18,6 +18,7 @@ import logging
 import os
 import termios
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -74,6 +75,25 @@ class SerialEndpoint:
 
 Endpoint = TcpEndpoint | SerialEndpoint
 
+# Connection attempts in flight per TCP host:port. Many unit ids behind one Modbus gateway
+# (or a big site starting) would otherwise open hundreds of connections at once; past the
+# server's listen backlog (often 100-128) the kernel drops the SYNs, and each dropped one
+# costs a connect timeout and a retry. Established connections are not limited.
+MAX_CONNECTS_IN_FLIGHT = 16
+_CONNECT_GATES: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Semaphore]
+] = weakref.WeakKeyDictionary()
+
+
+def _connect_gate(endpoint: TcpEndpoint) -> asyncio.Semaphore:
+    """The running loop's limiter of connection attempts to ``endpoint``'s host:port."""
+    gates = _CONNECT_GATES.setdefault(asyncio.get_running_loop(), {})
+    key = (endpoint.host, endpoint.port)
+    gate = gates.get(key)
+    if gate is None:
+        gate = gates[key] = asyncio.Semaphore(MAX_CONNECTS_IN_FLIGHT)
+    return gate
+
 
 class ModbusLink:
     """One client connection; every request holds the lock (one frame at a time)."""
@@ -104,7 +124,11 @@ class ModbusLink:
                 self._pty_without_parity = True
         client = self._build_client()
         try:
-            ok = await client.connect()
+            if isinstance(self.endpoint, TcpEndpoint):
+                async with _connect_gate(self.endpoint):
+                    ok = await client.connect()
+            else:
+                ok = await client.connect()
         except Exception as err:  # pyserial raises SerialException for a missing/taken port
             client.close()
             raise DriverError(f"cannot open {self.endpoint.describe()}: {err}",
