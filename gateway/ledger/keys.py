@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -69,19 +70,40 @@ class KeyRing:
 
     def public_key_hex(self, party: str, *, create: bool = True) -> str:
         """The party's public key; with ``create=False`` a missing key file is an error."""
-        return public_key_hex(self._key(party, create=create).public_key())
+        return self.public_keys_hex({party: create})[party]
+
+    def public_keys_hex(self, parties: Mapping[str, bool]) -> dict[str, str]:
+        """Public key of each party; the value says whether a missing key file may be made.
+
+        Keys of a batch (a site's agents on first start) are created together: all files
+        are written, then synced, renamed into place and the directory synced once, so a
+        thousand new keys cost one directory sync instead of a thousand. Every new key
+        file is durable when this returns, before the ledger records its public key.
+        """
+        new: dict[str, Ed25519PrivateKey] = {}
+        for party, create in parties.items():
+            if party in self._keys or party in new:
+                continue
+            key = self._load_existing(party, create)
+            if key is None:
+                new[party] = Ed25519PrivateKey.generate()
+            else:
+                self._keys[party] = key
+        if new:
+            self._store(new)
+            self._keys.update(new)
+        return {party: public_key_hex(self._keys[party].public_key()) for party in parties}
 
     def sign(self, party: str, message: bytes) -> str:
         """Hex Ed25519 signature of ``message`` by ``party``."""
-        return self._key(party).sign(message).hex()
-
-    def _key(self, party: str, *, create: bool = False) -> Ed25519PrivateKey:
         key = self._keys.get(party)
         if key is None:
-            key = self._keys[party] = self._load_or_create(party, create)
-        return key
+            self.public_keys_hex({party: False})
+            key = self._keys[party]
+        return key.sign(message).hex()
 
-    def _load_or_create(self, party: str, create: bool) -> Ed25519PrivateKey:
+    def _load_existing(self, party: str, create: bool) -> Ed25519PrivateKey | None:
+        """The party's key from its file; None when there is none and ``create`` allows it."""
         path = self.path_for(party)
         self._ensure_dir()
         try:
@@ -92,7 +114,7 @@ class KeyRing:
                     f"key file {path} of party {party!r} is missing, but the ledger already "
                     "recorded a key for this party; restore the file from backup"
                 ) from None
-            return self._create(party, path)
+            return None
         except OSError as err:
             raise LedgerKeyError(
                 f"cannot read key file {path} of party {party!r}: {err.strerror}"
@@ -128,28 +150,41 @@ class KeyRing:
             raise LedgerKeyError(f"key file {path} of party {party!r} is not an Ed25519 key")
         return key
 
-    def _create(self, party: str, path: Path) -> Ed25519PrivateKey:
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        tmp = path.with_name(path.name + ".new")
+    def _store(self, keys: Mapping[str, Ed25519PrivateKey]) -> None:
+        """Write new key files (mode 0600) durably: write all, sync each, rename, sync dir."""
+        paths = {party: self.path_for(party) for party in keys}
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pem)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-            dir_fd = os.open(self._dir, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            for party, path in paths.items():
+                fd = os.open(_staging(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(_pem(keys[party]))
+            for path in paths.values():
+                _fsync(_staging(path))
+            for path in paths.values():
+                os.replace(_staging(path), path)
+            _fsync(self._dir)
         except OSError as err:
             raise LedgerKeyError(
-                f"cannot write key file {path} for party {party!r}: {err.strerror}"
+                f"cannot write key file {err.filename or self._dir}: {err.strerror}; the "
+                "gateway's state directory must be writable by its user"
             ) from err
-        return key
+
+
+def _staging(path: Path) -> Path:
+    return path.with_name(path.name + ".new")
+
+
+def _pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

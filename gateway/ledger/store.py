@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
@@ -158,9 +158,9 @@ class Ledger:
         """
         new: list[NewEntry] = []
         with self._lock:
-            for party in dict.fromkeys(parties):
+            wanted = {party: party not in self._recorded_keys for party in parties}
+            for party, public_hex in self._keys.public_keys_hex(wanted).items():
                 recorded = self._recorded_keys.get(party)
-                public_hex = self._keys.public_key_hex(party, create=recorded is None)
                 if recorded is None:
                     payload = {"party": party, "publicKey": public_hex, "algorithm": "Ed25519"}
                     new.append(NewEntry(EntryKind.PARTY_KEY, party, payload))
@@ -172,30 +172,28 @@ class Ledger:
                         f"key the ledger recorded ({fingerprint(recorded)}); restore the "
                         "original key file from backup"
                     )
-            return self._append_locked(_encode(new, at), "registering party keys")
+            return self._append_locked(
+                _encode(new, at, party_keys=True), "registering party keys"
+            )
 
     def append(self, entry: NewEntry, *, at: datetime) -> int:
         """Append one entry (its own signed round); returns its sequence number."""
         return self.append_round([entry], at=at)[0]
 
-    def append_round(self, entries: Sequence[NewEntry], *, at: datetime) -> list[int]:
+    def append_round(self, entries: Iterable[NewEntry], *, at: datetime) -> list[int]:
         """Append a whole market round atomically and durably; returns the sequence numbers.
 
         Raises :class:`LedgerEntryError` before touching the database when an entry cannot
         be encoded or names a party this ledger does not sign for, and
         :class:`LedgerWriteError` (rolled back, nothing written) when SQLite refuses the
         round. JSON encoding happens before the lock is taken, so threads encoding rounds
-        do not queue behind each other.
+        do not queue behind each other. ``entries`` may be a generator: each entry is
+        encoded in turn and only its JSON text kept, so a large round's payload objects
+        need not all be in memory at once.
         """
-        for position, entry in enumerate(entries):
-            if entry.kind is EntryKind.PARTY_KEY:
-                raise LedgerEntryError(
-                    f"entry {position + 1} of the round is a party_key entry; parties are "
-                    "added with register_parties, which generates and records their keys"
-                )
-        encoded = _encode(entries, at)
+        encoded = _encode(entries, at, party_keys=False)
         with self._lock:
-            return self._append_locked(encoded, f"round of {len(entries)} entries")
+            return self._append_locked(encoded, f"round of {len(encoded)} entries")
 
     def _append_locked(self, encoded: list[_Encoded], what: str) -> list[int]:
         if not encoded:
@@ -229,7 +227,7 @@ class Ledger:
         new_keys: list[_Row] = []
         signers = self._signers
         seq, prev = self._head_seq, self._head_hash
-        for position, (kind, party, time, facts, payload, subject, entry) in enumerate(encoded):
+        for position, (kind, party, time, facts, payload, subject, key) in enumerate(encoded):
             seq += 1
             if party not in signers and kind != EntryKind.PARTY_KEY:
                 raise LedgerEntryError(
@@ -245,8 +243,8 @@ class Ledger:
                 [seq, time, kind, party, payload, facts or None, prev, digest, None, *subject]
             )
             prev = digest
-            if kind == EntryKind.PARTY_KEY:
-                new_keys.append((party, entry.payload["publicKey"], seq))
+            if key is not None:
+                new_keys.append((party, key, seq))
         return rows, new_keys
 
     def _sign(self, rows: list[list[Any]]) -> None:
@@ -318,15 +316,21 @@ class Ledger:
             return telemetry.history(self._conn, device, point, start, end)
 
 
-_Encoded = tuple[str, str, str, str, str, _Row, NewEntry]
+_Encoded = tuple[str, str, str, str, str, _Row, str | None]
 
 
-def _encode(entries: Sequence[NewEntry], at: datetime) -> list[_Encoded]:
-    """(kind, party, time, facts, payload, subject columns, entry) per entry, outside the lock."""
+def _encode(entries: Iterable[NewEntry], at: datetime, *, party_keys: bool) -> list[_Encoded]:
+    """(kind, party, time, facts, payload, subject columns, public key of a party_key entry)
+    per entry, outside the lock; party_key entries only when ``party_keys``."""
     round_time = utc_text(at)
     encoded: list[_Encoded] = []
     for position, entry in enumerate(entries):
         kind, party, subject = entry.kind, entry.party, entry.subject
+        if kind is EntryKind.PARTY_KEY and not party_keys:
+            raise LedgerEntryError(
+                f"entry {position + 1} of the round is a party_key entry; parties are "
+                "added with register_parties, which generates and records their keys"
+            )
         expected = _SUBJECT_TYPES.get(kind)
         if (subject is None) != (expected is None) or (
             expected is not None and not isinstance(subject, expected)
@@ -342,7 +346,8 @@ def _encode(entries: Sequence[NewEntry], at: datetime) -> list[_Encoded]:
         except (TypeError, ValueError) as err:
             raise _not_json(position, kind, party, err) from err
         time = round_time if entry.at is None else utc_text(entry.at)
-        encoded.append((str(kind), party, time, facts, payload, columns, entry))
+        key = entry.payload["publicKey"] if kind is EntryKind.PARTY_KEY else None
+        encoded.append((str(kind), party, time, facts, payload, columns, key))
     return encoded
 
 

@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import timedelta
 from decimal import Decimal
@@ -233,3 +234,42 @@ def test_settlement_amount_must_be_a_decimal() -> None:
         Settlement("battery", interval, 1.2)  # type: ignore[arg-type]
     with pytest.raises(LedgerEntryError, match="finite Decimal"):
         Settlement("battery", interval, Decimal("NaN"))
+
+
+def test_a_round_given_as_a_generator_is_encoded_as_it_goes(tmp_path: Path) -> None:
+    consumed: list[int] = []
+
+    def entries() -> Iterator[NewEntry]:
+        for position, entry in enumerate(market_round(1)):
+            consumed.append(position)
+            yield entry
+
+    with open_ledger(tmp_path) as ledger:
+        first = ledger.head[0] + 1
+        assert ledger.append_round(entries(), at=T0) == list(range(first, first + 12))
+        assert consumed == list(range(12))
+        forged = NewEntry(EntryKind.PARTY_KEY, "mallory", {"party": "mallory", "publicKey": "00"})
+        head = ledger.head
+        with pytest.raises(LedgerEntryError, match="entry 13 of the round is a party_key"):
+            ledger.append_round(iter([*market_round(2), forged]), at=T0)
+        assert ledger.head == head  # nothing of the refused round was written
+    report = verify_ledger(tmp_path / "ledger.db")
+    assert report.ok and report.entries == first + 11
+
+
+def test_a_batch_of_new_parties_gets_durable_keys_and_verifies(tmp_path: Path) -> None:
+    agents = [f"agent-{n:03d}" for n in range(150)]
+    with open_ledger(tmp_path) as ledger:
+        ledger.register_parties(agents, at=T0)
+        fingerprints = ledger.parties
+        ledger.append_round([NewEntry(EntryKind.TENDER, agent, {"n": n})
+                             for n, agent in enumerate(agents)], at=T0)
+    keys = tmp_path / "state" / "ledger-keys"
+    files = sorted(path.name for path in keys.iterdir())
+    assert files == sorted(f"{party}.pem" for party in (*PARTIES, *agents))  # no staging left
+    assert all(stat.S_IMODE((keys / name).stat().st_mode) == 0o600 for name in files)
+    with Ledger.open(tmp_path / "ledger.db", tmp_path / "state", [*PARTIES, *agents],
+                     at=T0) as reopened:
+        assert reopened.parties == fingerprints  # the same keys, loaded from their files
+    report = verify_ledger(tmp_path / "ledger.db")
+    assert report.ok and len(report.parties) == len(PARTIES) + len(agents)
