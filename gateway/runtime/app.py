@@ -1,12 +1,12 @@
 """The gateway as one appliance: a lifespan that starts the parts in order and stops them
 in reverse, and the control loop that runs the market on its cadence.
 
-Start: ledger (keys, restore the book) → drivers and poller (wait until every device has
-answered once or timed out) → device services → islanding controller → trader → first
-market round committed → READY=1. Stop (SIGTERM/SIGINT, or the end of a demo): stop
-tendering, every driver reverts its commands (BACnet priorities relinquished, setpoints to
-their safe values; SunSpec reversion timers are the backstop) — the PCC breaker is left as
-it is — the ledger is flushed and closed.
+Start: drivers and poller (wait until every device has answered once or timed out) while
+the ledger opens in a thread (keys) → restore the book from the ledger → device services →
+islanding controller → trader → first market round committed → READY=1. Stop
+(SIGTERM/SIGINT, or the end of a demo): stop tendering, every driver reverts its commands
+(BACnet priorities relinquished, setpoints to their safe values; SunSpec reversion timers
+are the backstop) — the PCC breaker is left as it is — the ledger is flushed and closed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -63,10 +63,11 @@ class LedgerWriter:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    async def commit(self, entries: Any, at: datetime) -> list[int]:
-        if not entries:
+    async def commit(self, entries: Iterable[NewEntry], at: datetime) -> list[int]:
+        """Append a round; ``entries`` may be a generator, encoded in the worker thread."""
+        if isinstance(entries, Sized) and not entries:
             return []
-        return await asyncio.to_thread(self.ledger.append_round, list(entries), at=at)
+        return await asyncio.to_thread(self.ledger.append_round, entries, at=at)
 
 
 @dataclass
@@ -157,10 +158,16 @@ class Gateway:
                 device, build_agent(device, band), self.poller,
                 self.config.site.nominal_voltage_v, self.zone)
         parties = [self.party, *[s.party for s in self.services.values() if s.trades]]
-        ledger = await asyncio.to_thread(
-            Ledger.open, site_path(self.site, storage.database), state_dir, parties, at=now)
-        self.ledger = ledger
-        self._stack.callback(ledger.close)
+        # The ledger opens (keys made or loaded: file I/O in a thread) while the devices
+        # are polled the first time (network I/O on the loop); neither needs the other.
+        opening = asyncio.create_task(asyncio.to_thread(
+            Ledger.open, site_path(self.site, storage.database), state_dir, parties, at=now),
+            name="ledger-open")
+        self._stack.push_async_callback(_close_when_opened, opening)
+        await self.poller.start()
+        self._stack.push_async_callback(self._stop_devices)
+        await self._first_poll()
+        ledger = self.ledger = await opening
         writer = LedgerWriter(ledger)
         if self.config.external_market is not None:
             self.trader = Trader(self.config.external_market, self.config.market, self.clock,
@@ -176,9 +183,6 @@ class Gateway:
             settlement_duration=self.config.market.horizon[0].interval,
             market_id=self.config.market.market_id)
         await self._restore(ledger, now)
-        await self.poller.start()
-        self._stack.push_async_callback(self._stop_devices)
-        await self._first_poll()
         self.poller.subscribe(self._on_readings)
         self._start_islanding(writer)
 
@@ -213,9 +217,9 @@ class Gateway:
             log.info("restored %d transactions from the ledger", len(live))
 
     async def _first_poll(self) -> None:
-        """Wait until every device answered once (or the first-poll timeout passed)."""
-        await asyncio.gather(*(self.poller.poll_now(d) for d in self.poller.drivers),
-                             return_exceptions=True)
+        """Wait until every device answered once (or the first-poll timeout passed): the
+        first cycle of each device's own poll loop, so no device is polled twice at start."""
+        await self.poller.first_cycles()
         for fault in self.poller.faults():
             log.warning("device %s not answering at start: %s", fault.device_id, fault.message)
 
@@ -436,6 +440,16 @@ class Gateway:
 
     def _healthy(self) -> bool:
         return all(not t.done() for t in self._tasks)
+
+
+async def _close_when_opened(opening: asyncio.Task[Ledger]) -> None:
+    """Close the ledger on stop; after a failed start, once its opening thread is done
+    (an error of the opening itself was raised by the start)."""
+    try:
+        ledger = await opening
+    except Exception:
+        return
+    ledger.close()
 
 
 def _next_boundary(at: datetime, every: timedelta) -> datetime:

@@ -21,10 +21,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from typing import Any, Protocol
 
 from gateway.ledger.entries import EntryKind, NewEntry
@@ -67,7 +68,7 @@ class ExternalSide(Protocol):
 
 
 class RoundWriter(Protocol):
-    async def commit(self, entries: Sequence[NewEntry], at: datetime) -> list[int]: ...
+    async def commit(self, entries: Iterable[NewEntry], at: datetime) -> list[int]: ...
 
 
 @dataclass
@@ -160,13 +161,14 @@ class MarketOperator:
             islanded=self.islanded,
         )
         lap("clear")
-        entries = [
-            NewEntry(EntryKind.TENDER, p.party, {"round": now.isoformat(),
-                                                 "tenders": [encode_tender(t) for t in p.issued]})
-            for p in participants if p.issued
-        ]
         new = result.transactions
-        entries += [NewEntry.for_transaction(tx, party=self.party) for tx in new]
+        # A generator: the ledger encodes each entry in turn and keeps only its JSON text,
+        # so a big round's CTS dicts (tens of thousands of tenders) never all exist at once.
+        entries = chain(
+            (NewEntry(EntryKind.TENDER, p.party, {"round": now.isoformat(),
+                                                  "tenders": [encode_tender(t) for t in p.issued]})
+             for p in participants if p.issued),
+            (NewEntry.for_transaction(tx, party=self.party) for tx in new))
         await self.writer.commit(entries, now)
         lap("ledger")
         self.transactions.extend(new)
