@@ -1,7 +1,8 @@
 """SunSpec: find the model chain on a device, resolve model+offset points, map models to natures.
 
-Discovery reads the "SunS" marker at base 40000, then 0, then 50000, and walks the model
-headers (ID, L) from base+2 until ID 0xFFFF. A profile point written as ``model`` +
+Discovery reads the "SunS" marker at base 40000, then 0, then 50000 (with the first model
+header in the same request), and walks the model headers (ID, L) from base+2 until ID
+0xFFFF. A profile point written as ``model`` +
 ``offset`` resolves to ``data address of that model + offset``.
 
 Setpoints of model 704 have reversion timers: before a setpoint is written the driver
@@ -75,29 +76,41 @@ def layout_map(layout: SunspecLayout) -> SunspecMap:
 async def discover(read: ReadHolding) -> SunspecMap | None:
     """The device's model chain, or None when no base carries the "SunS" marker.
 
-    A link failure (timeout, unreachable) propagates: the device may be SunSpec but down.
+    The marker and the first model header are read in one request (a chain always has a
+    header after its marker, if only the end marker); a device that refuses the four
+    registers is asked for the marker alone. A link failure (timeout, unreachable)
+    propagates: the device may be SunSpec but down.
     """
     for base in BASES:
-        try:
-            marker = await read(base, 2)
-        except DriverError as err:
-            if err.code.startswith("exception_"):
-                continue
-            raise
-        if tuple(marker) == MARKER:
-            return await _walk(read, base)
+        head = await _registers_or_none(read, base, 4)
+        if head is None:
+            head = await _registers_or_none(read, base, 2)
+        if head is not None and tuple(head[:2]) == MARKER:
+            return await _walk(read, base, head[2:4])
     return None
 
 
-async def _walk(read: ReadHolding, base: int) -> SunspecMap:
+async def _registers_or_none(read: ReadHolding, address: int, count: int) -> list[int] | None:
+    """The registers, or None when the device answers with a Modbus exception."""
+    try:
+        return await read(address, count)
+    except DriverError as err:
+        if err.code.startswith("exception_"):
+            return None
+        raise
+
+
+async def _walk(read: ReadHolding, base: int, first_header: list[int]) -> SunspecMap:
     entries: list[ModelEntry] = []
     address = base + 2
+    header = first_header
     for _ in range(MAX_MODELS):
-        model_id, length = await read(address, 2)
+        model_id, length = header if len(header) == 2 else await read(address, 2)
         if model_id == END_ID:
             return SunspecMap(base, tuple(entries))
         entries.append(ModelEntry(model_id, address, length))
         address += 2 + length
+        header = []
     raise DriverError(f"SunSpec chain at {base} has no end marker after {MAX_MODELS} models",
                       address=base, code="sunspec_chain")
 

@@ -44,6 +44,24 @@ async def test_discovery_walks_the_chain_at_each_base(base: int) -> None:
         await link.close()
 
 
+async def test_discovery_reads_the_marker_with_the_first_header() -> None:
+    """One request per model header, the first one with the marker: a big site's first
+    contact costs as few round trips as the chain allows."""
+    profile = modbus_profile("sunspec-inverter-701-704")
+    async with ModbusTcpSimulator({1: ModbusUnit(profile, DeviceState("pv_1"))}) as server:
+        link = ModbusLink(TcpEndpoint("127.0.0.1", server.port, 0.5))
+        requests: list[tuple[int, int]] = []
+
+        async def read(address: int, count: int) -> list[int]:
+            requests.append((address, count))
+            return await link.read("holding", address, count, 1)
+
+        chain = await discover(read)
+        assert chain is not None and chain.ids == [1, 701, 704]
+        assert requests == [(40000, 4), (40070, 2), (40225, 2), (40292, 2)]
+        await link.close()
+
+
 async def test_points_resolve_from_the_discovered_chain(clock: ManualClock) -> None:
     """A device with an extra model (120) before 701: every address shifts; the driver
     follows the device, not the profile's default layout."""
