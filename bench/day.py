@@ -31,8 +31,9 @@ from drivers.clock import RealClock
 from gateway.config import load_site
 from gateway.runtime.app import Gateway
 
-# The gateway process imports only what the service imports (hil, the demo and the test
-# kit are imported where used), so its RSS is the service's own.
+# The gateway process imports what the service imports (the ``temix-gateway`` command line
+# with all its subcommands; hil, the demo and the test kit are imported where used), so its
+# RSS is the service's own.
 
 DEVICES = 1000
 UNITS_PER_PORT = 200
@@ -113,6 +114,8 @@ async def serve_devices(site_file: Path) -> None:
 
 
 async def gateway_to_ready(site_file: Path) -> dict[str, Any]:
+    import gateway.cli  # the service's imports: ``temix-gateway run``
+
     site = load_site(site_file)
     baseline = rss_mb()
     started = time.monotonic()

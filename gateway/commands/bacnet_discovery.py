@@ -14,9 +14,7 @@ import asyncio
 import sys
 from typing import Any
 
-from drivers.bacnet.discover import discover, render
 from drivers.bacnet.ports import PortInUse, split_address
-from drivers.bacnet.stack import BacnetRequestError, BacnetStack
 from drivers.profile import Nature
 
 EXIT_NONE_FOUND = 1
@@ -48,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"discover bacnet: {problem}", file=sys.stderr)
         return EXIT_BAD_USAGE
     local = args.local_address or "0.0.0.0:0"
+    # imported here: bacpypes3 is loaded only by the command that speaks BACnet
+    from drivers.bacnet.stack import BacnetRequestError
+
     try:
         text, count = asyncio.run(_discover(local, args))
     except PortInUse as err:
@@ -83,6 +84,9 @@ def _check(args: argparse.Namespace) -> str | None:
 
 
 async def _discover(local: str, args: argparse.Namespace) -> tuple[str, int]:
+    from drivers.bacnet.discover import discover, render
+    from drivers.bacnet.stack import BacnetStack
+
     stack = BacnetStack(local, bbmd=_with_port(args.bbmd))
     await stack.start()
     try:

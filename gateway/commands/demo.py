@@ -19,7 +19,6 @@ from gateway.commands.check_config import report_problems
 from gateway.commands.run import configure_logging
 from gateway.config import load_site
 from gateway.config.site import parse_duration
-from gateway.runtime.demo import RigStartError, format_summary, run_demo
 from hil.scenario import load_scenario, shipped_scenarios
 
 DEMO_SITE = Path(__file__).resolve().parents[2] / "config" / "examples" / "demo-site.yaml"
@@ -43,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here: the simulated building (BACnet, OPC UA, HTTP servers) would otherwise
+    # be loaded into every ``temix-gateway`` process, the service's too
+    from gateway.runtime.demo import RigStartError, format_summary, run_demo
+
     configure_logging(args.log_level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:

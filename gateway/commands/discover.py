@@ -18,10 +18,13 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from drivers.modbus.client import ModbusLink, SerialEndpoint, TcpEndpoint
-from drivers.modbus.discovery import Finding, probe, render
 from gateway.commands import bacnet_discovery
+
+if TYPE_CHECKING:
+    from drivers.modbus.client import SerialEndpoint, TcpEndpoint
+    from drivers.modbus.discovery import Finding
 
 EXIT_NONE_FOUND = 1
 EXIT_BAD_USAGE = 2
@@ -60,6 +63,10 @@ def run_modbus(args: argparse.Namespace) -> int:
     if any(not 0 <= u <= 247 for u in units) or args.timeout <= 0:
         print("discover modbus: unit ids are 0-247 and --timeout is positive", file=sys.stderr)
         return EXIT_BAD_USAGE
+    # imported here: pymodbus is loaded only by the commands that speak Modbus
+    from drivers.modbus.client import SerialEndpoint, TcpEndpoint
+    from drivers.modbus.discovery import render
+
     endpoint: TcpEndpoint | SerialEndpoint
     if args.host:
         endpoint = TcpEndpoint(args.host, args.port, args.timeout)
@@ -72,6 +79,9 @@ def run_modbus(args: argparse.Namespace) -> int:
 
 
 async def _probe_all(endpoint: TcpEndpoint | SerialEndpoint, units: list[int]) -> list[Finding]:
+    from drivers.modbus.client import ModbusLink
+    from drivers.modbus.discovery import probe
+
     link = ModbusLink(endpoint)
     try:
         return [await probe(link, unit) for unit in units]

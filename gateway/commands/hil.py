@@ -24,7 +24,6 @@ from drivers.clock import Clock, RealClock, ScaledClock
 from drivers.yamldoc import ConfigError
 from gateway.config import Site, load_site
 from hil.physics import SiteNotSimulable
-from hil.rig import BuildingRig
 from hil.scenario import DEFAULT_SCENARIO, Scenario, load_scenario, shipped_scenarios
 
 EXIT_INVALID = 1
@@ -94,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(site: Site, scenario: Scenario, args: argparse.Namespace) -> int:
+    # imported here: the simulators (BACnet, OPC UA, HTTP servers) would otherwise be loaded
+    # into every ``temix-gateway`` process, the service's too
+    from hil.rig import BuildingRig
+
     clock: Clock
     moved: datetime | None
     if args.start == "now":

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from gateway.ledger.errors import (
     LedgerAccessError,
@@ -20,6 +19,9 @@ from gateway.ledger.errors import (
     LedgerVersionError,
     LedgerWriteError,
 )
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def open_writer(
@@ -55,7 +57,14 @@ def open_reader(path: Path) -> sqlite3.Connection:
 
 
 def wrap(conn: sqlite3.Connection) -> sqlite_utils.Database:
-    """The sqlite-utils view of a connection (used for schema work, not the hot path)."""
+    """The sqlite-utils view of a connection (used for schema work, not the hot path).
+
+    Imported here, not at module level: sqlite-utils brings click, dateutil, pluggy and
+    more (~13 MB resident), which a gateway opening a ledger already at the current schema
+    never needs.
+    """
+    import sqlite_utils
+
     return sqlite_utils.Database(conn, execute_plugins=False)
 
 

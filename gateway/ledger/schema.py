@@ -16,10 +16,13 @@ import sqlite3
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-
+from gateway.ledger.connection import wrap
 from gateway.ledger.errors import LedgerVersionError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SCHEMA_VERSION = 1
 
@@ -116,10 +119,13 @@ def require_ledger(conn: sqlite3.Connection, path: Path) -> int:
     return found
 
 
-def migrate(db: sqlite_utils.Database, path: Path) -> None:
-    """Bring the database up to :data:`SCHEMA_VERSION`, one transaction per step."""
-    conn = db.conn
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the database up to :data:`SCHEMA_VERSION`, one transaction per step (through
+    sqlite-utils, loaded only when there is a step to run)."""
     current = read_version(conn, path)
+    if current == SCHEMA_VERSION:
+        return
+    db = wrap(conn)
     for target in range(current + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:

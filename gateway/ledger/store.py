@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from gateway.ledger import queries, telemetry
-from gateway.ledger.connection import open_writer, translate_write_error, wrap
+from gateway.ledger.connection import open_writer, translate_write_error
 from gateway.ledger.entries import (
     NO_SUBJECT,
     Entry,
@@ -109,7 +109,7 @@ class Ledger:
                 db_path, busy_timeout_s=busy_timeout_s, max_page_count=max_page_count
             )
             try:
-                migrate(wrap(conn), db_path)
+                migrate(conn, db_path)
             except sqlite3.Error as err:
                 raise translate_write_error(err, db_path, "the ledger schema") from err
             ledger = cls(db_path, conn, lock, KeyRing(state_dir), signing, retention)

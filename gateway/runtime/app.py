@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from drivers.base import Reading
@@ -36,13 +36,15 @@ from gateway.runtime.agents import build_agent
 from gateway.runtime.islanding_io import SiteCommands, SiteInputs, SiteRoles
 from gateway.runtime.operator import MarketOperator, RoundReport
 from gateway.runtime.services import DeviceService
-from gateway.runtime.trader import Trader
 from gateway.systemd import SystemdNotifier
 from market.agents import PriceBand
 from market.cts import decode_transaction
 from market.horizon import HorizonTier, Micromarket
 from market.settlement import Settlement
 from market.temix import Interval
+
+if TYPE_CHECKING:
+    from gateway.runtime.trader import Trader
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +172,10 @@ class Gateway:
         ledger = self.ledger = await opening
         writer = LedgerWriter(ledger)
         if self.config.external_market is not None:
+            # imported only here: its HTTP client (aiohttp, ~23 MB resident) serves the
+            # external market alone
+            from gateway.runtime.trader import Trader
+
             self.trader = Trader(self.config.external_market, self.config.market, self.clock,
                                  self.config.site, writer)
             await self._stack.enter_async_context(self.trader)
