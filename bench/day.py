@@ -113,7 +113,7 @@ async def serve_devices(site_file: Path) -> None:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
-async def gateway_to_ready(site_file: Path) -> dict[str, Any]:
+async def gateway_to_ready(site_file: Path, steady_s: float) -> dict[str, Any]:
     import gateway.cli  # the service's imports: ``temix-gateway run``
 
     site = load_site(site_file)
@@ -128,14 +128,15 @@ async def gateway_to_ready(site_file: Path) -> dict[str, Any]:
         ready = time.monotonic()
         faults = len(gateway.poller.faults())
         first_round = {k: round(v, 2) for k, v in gateway.status.rounds[0].timings_s.items()}
+        start = {k: round(v, 2) for k, v in gateway.status.start_timings_s.items()}
         rss = rss_mb()
-        await asyncio.sleep(3 * POLL_INTERVAL_S)  # steady polling
+        await asyncio.sleep(steady_s)  # steady polling
         steady = rss_mb()
         stop.set()
         await running
     return {"devices": len(site.config.devices), "first_poll_s": round(polled - started, 2),
             "ready_s": round(ready - started, 2), "faults_at_ready": faults,
-            "first_round_s": first_round,
+            "start_s": start, "first_round_s": first_round,
             "rss_before_start_mb": round(baseline, 1), "rss_at_ready_mb": round(rss, 1),
             "rss_polling_mb": round(steady, 1), "peak_rss_mb": round(peak_rss_mb(), 1)}
 
@@ -157,11 +158,9 @@ def devices_part(devices: int) -> dict[str, Any]:
             if line.strip() != "listening":
                 raise RuntimeError(f"the device simulator did not start: {line!r}")
             sim_start_s = time.monotonic() - waited
-            out = subprocess.run([sys.executable, "-m", "bench.day", "--part", "gateway",
-                                  "--site", str(site_file)], capture_output=True, text=True,
-                                 check=True)
-            figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+            figures = _gateway_process(site_file, "gateway")
             figures["simulator_start_s"] = round(sim_start_s, 2)
+            figures["restart"] = _gateway_process(site_file, "gateway-restart")
             return figures
         finally:
             if sim.stdin is not None:
@@ -169,10 +168,20 @@ def devices_part(devices: int) -> dict[str, Any]:
             sim.wait(timeout=30)
 
 
+def _gateway_process(site_file: Path, part: str) -> dict[str, Any]:
+    """Figures of one gateway process: the first start (keys made, ledger created) or a
+    restart on the same state directory (keys loaded, the book restored)."""
+    out = subprocess.run([sys.executable, "-m", "bench.day", "--part", part,
+                          "--site", str(site_file)], capture_output=True, text=True,
+                         check=True)
+    figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("all", "demo", "devices", "serve", "gateway",
-                                           "demo-day"),
+                                           "gateway-restart", "demo-day"),
                         default="all")
     parser.add_argument("--devices", type=int, default=DEVICES)
     parser.add_argument("--site", type=Path)
@@ -184,8 +193,9 @@ def main() -> int:
     if args.part == "demo-day":
         print(json.dumps(demo_day()))
         return 0
-    if args.part == "gateway":
-        print(json.dumps(asyncio.run(gateway_to_ready(args.site))))
+    if args.part in ("gateway", "gateway-restart"):
+        steady_s = 3 * POLL_INTERVAL_S if args.part == "gateway" else 0.0
+        print(json.dumps(asyncio.run(gateway_to_ready(args.site, steady_s))))
         return 0
     if args.part in ("all", "demo"):
         out = subprocess.run([sys.executable, "-m", "bench.day", "--part", "demo-day"],
@@ -201,8 +211,12 @@ def main() -> int:
               f"gateway first poll of all {f['first_poll_s']} s, READY {f['ready_s']} s after "
               f"start ({f['faults_at_ready']} devices faulted); RSS {f['rss_before_start_mb']} "
               f"MB before start, {f['rss_at_ready_mb']} MB at READY, {f['rss_polling_mb']} MB "
-              f"polling, peak {f['peak_rss_mb']} MB; first round phases (s) "
-              f"{f['first_round_s']}")
+              f"polling, peak {f['peak_rss_mb']} MB; start parts (s) {f['start_s']}; "
+              f"first round phases (s) {f['first_round_s']}")
+        r = f["restart"]
+        print(f"  restart on the same state: READY {r['ready_s']} s after start, peak RSS "
+              f"{r['peak_rss_mb']} MB; start parts (s) {r['start_s']}; first round phases "
+              f"(s) {r['first_round_s']}")
     return 0
 
 

@@ -75,20 +75,29 @@ class KeyRing:
     def public_keys_hex(self, parties: Mapping[str, bool]) -> dict[str, str]:
         """Public key of each party; the value says whether a missing key file may be made.
 
-        Keys of a batch (a site's agents on first start) are created together: all files
-        are written, then synced, renamed into place and the directory synced once, so a
-        thousand new keys cost one directory sync instead of a thousand. Every new key
-        file is durable when this returns, before the ledger records its public key.
+        Keys of a batch (a site's agents on first start) are created together: each file
+        written and synced, then all renamed into place and the directory synced once, so
+        a thousand new keys cost one directory sync instead of a thousand. Every new key
+        file is durable when this returns, before the ledger records its public key. The
+        directory is listed once rather than probed per party: few system calls per key,
+        which matters when this runs in a thread beside a busy event loop.
         """
+        self._ensure_dir()
+        present = self._file_names()
         new: dict[str, Ed25519PrivateKey] = {}
         for party, create in parties.items():
             if party in self._keys or party in new:
                 continue
-            key = self._load_existing(party, create)
-            if key is None:
+            path = self.path_for(party)
+            if path.name in present:
+                self._keys[party] = self._read(party, path)
+            elif create:
                 new[party] = Ed25519PrivateKey.generate()
             else:
-                self._keys[party] = key
+                raise LedgerKeyError(
+                    f"key file {path} of party {party!r} is missing, but the ledger already "
+                    "recorded a key for this party; restore the file from backup"
+                )
         if new:
             self._store(new)
             self._keys.update(new)
@@ -102,19 +111,17 @@ class KeyRing:
             key = self._keys[party]
         return key.sign(message).hex()
 
-    def _load_existing(self, party: str, create: bool) -> Ed25519PrivateKey | None:
-        """The party's key from its file; None when there is none and ``create`` allows it."""
-        path = self.path_for(party)
-        self._ensure_dir()
+    def _file_names(self) -> set[str]:
+        try:
+            return set(os.listdir(self._dir))
+        except OSError as err:
+            raise LedgerKeyError(
+                f"cannot list the key directory {self._dir}: {err.strerror}"
+            ) from err
+
+    def _read(self, party: str, path: Path) -> Ed25519PrivateKey:
         try:
             return self._load(party, path)
-        except FileNotFoundError:
-            if not create:
-                raise LedgerKeyError(
-                    f"key file {path} of party {party!r} is missing, but the ledger already "
-                    "recorded a key for this party; restore the file from backup"
-                ) from None
-            return None
         except OSError as err:
             raise LedgerKeyError(
                 f"cannot read key file {path} of party {party!r}: {err.strerror}"
@@ -151,18 +158,24 @@ class KeyRing:
         return key
 
     def _store(self, keys: Mapping[str, Ed25519PrivateKey]) -> None:
-        """Write new key files (mode 0600) durably: write all, sync each, rename, sync dir."""
+        """Write new key files (mode 0600) durably: write and sync each under a staging
+        name, rename them all into place, sync the directory once."""
         paths = {party: self.path_for(party) for party in keys}
         try:
             for party, path in paths.items():
                 fd = os.open(_staging(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(_pem(keys[party]))
-            for path in paths.values():
-                _fsync(_staging(path))
+                try:
+                    _write_all(fd, _pem(keys[party]))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             for path in paths.values():
                 os.replace(_staging(path), path)
-            _fsync(self._dir)
+            dir_fd = os.open(self._dir, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
         except OSError as err:
             raise LedgerKeyError(
                 f"cannot write key file {err.filename or self._dir}: {err.strerror}; the "
@@ -182,9 +195,7 @@ def _pem(key: Ed25519PrivateKey) -> bytes:
     )
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

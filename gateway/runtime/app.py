@@ -81,6 +81,7 @@ class GatewayStatus:
     alarms: list[RaiseAlarm] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     ready: bool = False
+    start_timings_s: dict[str, float] = field(default_factory=dict)  # real s per start part
 
 
 class Gateway:
@@ -146,6 +147,8 @@ class Gateway:
 
     async def _start(self) -> None:
         now = self.clock.now()
+        timings = self.status.start_timings_s
+        began = time.perf_counter()
         storage = self.config.storage
         state_dir = site_path(self.site, storage.state_directory)
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -160,15 +163,24 @@ class Gateway:
                 device, build_agent(device, band), self.poller,
                 self.config.site.nominal_voltage_v, self.zone)
         parties = [self.party, *[s.party for s in self.services.values() if s.trades]]
+        timings["drivers"] = time.perf_counter() - began
+
+        def open_ledger() -> Ledger:
+            opened = time.perf_counter()
+            ledger = Ledger.open(site_path(self.site, storage.database), state_dir, parties,
+                                 at=now)
+            timings["ledger_open"] = time.perf_counter() - opened
+            return ledger
+
         # The ledger opens (keys made or loaded: file I/O in a thread) while the devices
         # are polled the first time (network I/O on the loop); neither needs the other.
-        opening = asyncio.create_task(asyncio.to_thread(
-            Ledger.open, site_path(self.site, storage.database), state_dir, parties, at=now),
-            name="ledger-open")
+        opening = asyncio.create_task(asyncio.to_thread(open_ledger), name="ledger-open")
         self._stack.push_async_callback(_close_when_opened, opening)
+        polled = time.perf_counter()
         await self.poller.start()
         self._stack.push_async_callback(self._stop_devices)
         await self._first_poll()
+        timings["first_poll"] = time.perf_counter() - polled
         ledger = self.ledger = await opening
         writer = LedgerWriter(ledger)
         if self.config.external_market is not None:
