@@ -30,6 +30,8 @@ from asyncua.ua.uaerrors import UaStatusCodeError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from drivers.bounded import bounded
+
 log = logging.getLogger(__name__)
 
 VARIANT_TYPES = {
@@ -212,19 +214,20 @@ class OpcuaSession:
     async def close(self) -> None:
         """Close the session (best effort, bounded); the object is not reused."""
         self._connected = False
+        what = f"OPC UA session to {self.endpoint}"
         if self._subscription is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._subscription.delete(), self.timeout_s)
+                await bounded(self._subscription.delete(), self.timeout_s, what)
             self._subscription = None
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._client.disconnect(), self.timeout_s)
+            await bounded(self._client.disconnect(), self.timeout_s, what)
         self._client.disconnect_socket()
         for task_name in ("_supervisor_task", "_stale_watchdog_task", "_renew_channel_task"):
             task = getattr(self._client, task_name, None)
             if isinstance(task, asyncio.Task) and not task.done():
                 task.cancel()
                 with contextlib.suppress(BaseException):
-                    await task
+                    await bounded(task, self.timeout_s, f"{what} ({task_name})")
 
     async def resolve(self, node_id: str | None, browse_path: Sequence[str] | None) -> NodeRef:
         """The node named by a node id or a browse path from Objects, with its data type."""

@@ -26,9 +26,12 @@ from asyncua.server.server import Server
 from asyncua.server.user_managers import UserManager
 from asyncua.ua.uaerrors import UaError
 
+from drivers.bounded import bounded
 from drivers.opcua.client import VARIANT_TYPES
 from drivers.opcua.values import engineering, wire
 from drivers.profile import OpcuaPoint
+
+STOP_TIMEOUT_S = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +149,14 @@ class LocalOpcuaServer:
         return folder
 
     async def stop(self) -> None:
+        """Stop serving for good (a paused server is already stopped: not stopped twice)."""
         if self._server is not None:
-            self.running = False
-            with contextlib.suppress(Exception):
-                await self._server.stop()
+            if self.running:
+                self.running = False
+                with contextlib.suppress(Exception):
+                    await bounded(
+                        self._server.stop(), STOP_TIMEOUT_S, f"OPC UA server {self.endpoint}"
+                    )
             self._server = None
 
     async def pause(self) -> None:
