@@ -155,15 +155,10 @@ class Gateway:
         band = PriceBand(self.config.market.price_floor_per_kwh,
                          self.config.market.price_cap_per_kwh)
         for device in self.config.devices:
-            driver = build_driver(device.id, device.connection, self.site.profiles[device.id],
-                                  self.clock, **self._options_for(device.connection.kind))
-            self.poller.add(driver, PollSettings(interval_s=device.poll_interval_s,
-                                                 timeout_s=max(2.0, device.poll_interval_s)))
             self.services[device.id] = DeviceService(
                 device, build_agent(device, band), self.poller,
                 self.config.site.nominal_voltage_v, self.zone)
         parties = [self.party, *[s.party for s in self.services.values() if s.trades]]
-        timings["drivers"] = time.perf_counter() - began
 
         def open_ledger() -> Ledger:
             opened = time.perf_counter()
@@ -172,10 +167,16 @@ class Gateway:
             timings["ledger_open"] = time.perf_counter() - opened
             return ledger
 
-        # The ledger opens (keys made or loaded: file I/O in a thread) while the devices
-        # are polled the first time (network I/O on the loop); neither needs the other.
-        opening = asyncio.create_task(asyncio.to_thread(open_ledger), name="ledger-open")
+        # The ledger opens (keys made or loaded: file I/O in a thread) while the drivers are
+        # built and the devices polled the first time; neither needs the other.
+        opening = asyncio.get_running_loop().run_in_executor(None, open_ledger)
         self._stack.push_async_callback(_close_when_opened, opening)
+        for device in self.config.devices:
+            driver = build_driver(device.id, device.connection, self.site.profiles[device.id],
+                                  self.clock, **self._options_for(device.connection.kind))
+            self.poller.add(driver, PollSettings(interval_s=device.poll_interval_s,
+                                                 timeout_s=max(2.0, device.poll_interval_s)))
+        timings["drivers"] = time.perf_counter() - began
         polled = time.perf_counter()
         await self.poller.start()
         self._stack.push_async_callback(self._stop_devices)
@@ -460,7 +461,7 @@ class Gateway:
         return all(not t.done() for t in self._tasks)
 
 
-async def _close_when_opened(opening: asyncio.Task[Ledger]) -> None:
+async def _close_when_opened(opening: asyncio.Future[Ledger]) -> None:
     """Close the ledger on stop; after a failed start, once its opening thread is done
     (an error of the opening itself was raised by the start)."""
     try:
