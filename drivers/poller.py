@@ -182,16 +182,19 @@ class Poller:
         return max(entry.settings.interval_s, self._clock.speed * self._min_real_interval_s)
 
     async def _run(self, entry: _Entry) -> None:
-        while True:
-            started = self._clock.monotonic()
-            await self._cycle(entry)
-            interval = self._interval_s(entry)
-            if entry.failures:
-                delay = min(interval * 2 ** entry.failures,
-                            max(entry.settings.backoff_max_s, interval))
-            else:
-                delay = interval - (self._clock.monotonic() - started)
-            await self._clock.sleep(max(delay, 0.0))
+        try:
+            while True:
+                started = self._clock.monotonic()
+                await self._cycle(entry)
+                interval = self._interval_s(entry)
+                if entry.failures:
+                    delay = min(interval * 2 ** entry.failures,
+                                max(entry.settings.backoff_max_s, interval))
+                else:
+                    delay = interval - (self._clock.monotonic() - started)
+                await self._clock.sleep(max(delay, 0.0))
+        finally:
+            entry.first_cycle.set()  # a loop that ends (stopped, crashed) leaves no waiter
 
     async def _cycle(self, entry: _Entry) -> None:
         readings: dict[str, Reading] = {}

@@ -3,6 +3,9 @@ many unit ids behind one Modbus TCP server all connect on their first attempt.""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import pytest
 
 from drivers.base import Quality
@@ -41,6 +44,23 @@ async def test_first_cycles_waits_for_one_poll_of_every_device(free_tcp_port: in
             assert poller.reading("ev2", "power_kw").value == 2.0
             assert poller.reading("dead", "power_kw").quality is Quality.BAD
             assert [f.device_id for f in poller.faults()] == ["dead"]
+
+
+async def test_first_cycles_returns_when_the_poller_stops_first(clock: ManualClock) -> None:
+    """A device that accepts the connection but never answers: stopping the poller during
+    its first cycle ends the wait instead of leaving it hanging."""
+    profile = modbus_profile("modbus-ev-charger")
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        poller = Poller(clock)
+        poller.add(build_driver("silent", tcp(port, timeout_s=30.0), profile, clock),
+                   PollSettings(1.0, timeout_s=30.0))
+        await poller.start()
+        waiting = asyncio.create_task(poller.first_cycles())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        await poller.stop()
+        await asyncio.wait_for(waiting, 5)
 
 
 async def test_many_units_behind_one_server_connect_at_first_attempt(
