@@ -223,15 +223,22 @@ class Gateway:
         return options
 
     async def _restore(self, ledger: Ledger, now: datetime) -> None:
-        """Continue from the ledger: transactions on intervals not yet over."""
+        """Continue from the ledger: transactions on intervals not yet over, and external
+        orders sent before a crash whose answer never came."""
         assert self.operator is not None
+        kinds = [EntryKind.TRANSACTION, EntryKind.ORDER, EntryKind.ALARM]
         entries = await asyncio.to_thread(ledger.events, now - timedelta(days=2),
-                                          now + timedelta(days=2), [EntryKind.TRANSACTION])
-        restored = [decode_transaction(e.payload) for e in entries]
+                                          now + timedelta(days=2), kinds)
+        restored = [decode_transaction(e.payload) for e in entries
+                    if e.kind == EntryKind.TRANSACTION]
         live = [t for t in restored if t.interval.end > now]
         self.operator.restore(live)
         if self.trader is not None:
-            self.trader.restore(live)
+            from gateway.runtime.trader import recorded_orders
+
+            orders, refused = recorded_orders(entries)
+            self.trader.restore(live, [o for o in orders if o.transaction.interval.end > now],
+                                refused)
         if live:
             log.info("restored %d transactions from the ledger", len(live))
 

@@ -1,5 +1,7 @@
-"""Process death: ``temix-gateway run`` as a real subprocess, killed (SIGKILL) and stopped
-(SIGTERM) right around a market round, then restarted from its ledger.
+"""Process death: ``temix-gateway run`` as a real subprocess, killed (SIGKILL) in the
+middle of its first market round, killed again right after a round while the answers to
+its first external orders are lost (the provider took them), and stopped (SIGTERM), each
+time restarted from its ledger.
 
 The simulated building runs in this process on the real clock (the gateway in its own
 process trades on the same time). GPIO mock pins exist only in-process, so the site
@@ -24,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from daykit import write_scenario
+from faultkit import LosesAnswers
 from sitekit import private_demo_site
 
 from drivers.clock import RealClock
@@ -88,6 +91,17 @@ def start_gateway(site_file: Path, notify: Notifications, log: Path) -> subproce
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+async def wait_for_log(log: Path, line: str, process: subprocess.Popen[bytes],
+                       after: int) -> None:
+    """Wait until ``line`` appears in the log beyond byte ``after``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_TIMEOUT_S
+    while line not in log.read_bytes()[after:].decode(errors="replace"):
+        assert process.poll() is None, f"the gateway exited with {process.returncode}"
+        assert loop.time() < deadline, f"no {line!r} in the log within {READY_TIMEOUT_S} s"
+        await asyncio.sleep(0.005)
+
+
 async def wait_exit(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -130,15 +144,28 @@ def killed_and_stopped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
 
     async def run_both(notify: Notifications) -> None:
         async with BuildingRig(rig_site, scenario, RealClock(), start=now) as rig:
+            mid_round = start_gateway(site_file, notify, log)
+            try:  # the last start-up line: the first round is being cleared and squared
+                await wait_for_log(log, "islanding control is off", mid_round, after=0)
+                mid_round.send_signal(signal.SIGKILL)
+                seen["killed_mid_round_rc"] = await wait_exit(mid_round)
+            finally:
+                if mid_round.poll() is None:
+                    mid_round.kill()
+            seen["after_mid_round_kill"] = ledger_transactions(database)
+            losing = LosesAnswers(rig.counterparty, limit=2)
+            await losing.install()
             first = start_gateway(site_file, notify, log)
             try:
                 await notify.wait_for("READY=1", first)
-                first.send_signal(signal.SIGKILL)  # the first round is just committed
+                first.send_signal(signal.SIGKILL)  # a round is just committed
                 seen["killed_rc"] = await wait_exit(first)
             finally:
                 if first.poll() is None:
                     first.kill()
             seen["after_kill"] = ledger_transactions(database)
+            seen["lost_answers"] = list(losing.lost)
+            losing.losing = False
             second = start_gateway(site_file, notify, log)
             try:
                 await notify.wait_for("READY=1", second)
@@ -163,6 +190,7 @@ def killed_and_stopped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
 
 
 def test_sigkill_then_sigterm_exit_codes(killed_and_stopped: dict[str, Any]) -> None:
+    assert killed_and_stopped["killed_mid_round_rc"] == -signal.SIGKILL
     assert killed_and_stopped["killed_rc"] == -signal.SIGKILL
     log = killed_and_stopped["log"].read_text()
     assert killed_and_stopped["stopped_rc"] == 0, log[-3000:]
@@ -177,6 +205,20 @@ def test_no_transaction_is_lost_or_duplicated(killed_and_stopped: dict[str, Any]
     duplicated = [i for i, n in Counter(ids).items() if n > 1]
     assert not duplicated
     assert {t.transaction_id for t in after_kill} <= set(ids), "nothing committed is lost"
+
+
+def test_orders_taken_without_an_answer_are_booked_once_after_the_restart(
+    killed_and_stopped: dict[str, Any],
+) -> None:
+    """The provider took the first two orders but the gateway was killed before it heard:
+    the restarted gateway sends them again from its ledger and books each exactly once."""
+    lost = killed_and_stopped["lost_answers"]
+    assert len(lost) == 2
+    assert not {t.transaction_id for t in killed_and_stopped["after_kill"]} & set(lost)
+    theirs = {t.transaction_id for t in killed_and_stopped["counterparty"]}
+    assert set(lost) <= theirs
+    booked = Counter(t.transaction_id for t in killed_and_stopped["final"])
+    assert all(booked[tx_id] == 1 for tx_id in lost), booked
 
 
 def test_the_ledger_verifies(killed_and_stopped: dict[str, Any]) -> None:

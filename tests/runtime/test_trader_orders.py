@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from faultkit import LosesAnswers
 
 from drivers.clock import ManualClock
 from gateway.config.loader import load_site
@@ -22,28 +23,6 @@ from market.temix import Interval
 
 T0 = datetime(2026, 6, 22, 10, 0, tzinfo=UTC)
 HOUR = Interval(T0 + timedelta(hours=3), timedelta(minutes=15))  # a provider tier
-
-
-class LosesAnswers:
-    """Takes every order, but while ``losing`` no answer arrives (HTTP 503, retries too)."""
-
-    def __init__(self, counterparty: SimulatedCounterparty) -> None:
-        self.real = counterparty.create_transaction
-        self.lost: list[str] = []
-        self.losing = True
-
-    def __call__(self, request: Any) -> Any:
-        tx_id = request.transaction.transaction_id
-        try:
-            answer = self.real(request)
-        except CtsRefusal as refusal:  # "id already used" on a retry
-            if self.losing:
-                raise CtsRefusal(503, "service", "answer lost") from refusal
-            raise
-        if self.losing:
-            self.lost.append(tx_id)
-            raise CtsRefusal(503, "service", "answer lost")
-        return answer
 
 
 class Writer:
@@ -67,8 +46,8 @@ async def test_an_unanswered_order_is_resent_after_a_restart_not_traded_again(
     clock = ManualClock(T0)
     provider = SimulatedCounterparty(clock, party_id=site.config.external_market.counterparty_id)
     losing = LosesAnswers(provider)
-    provider.create_transaction = losing  # type: ignore[method-assign]
-    url = await provider.start()
+    await losing.install()
+    url = provider.url
     section = site.config.external_market.model_copy(update={"counterparty_url": url})
     party = section.party_id
     ledger = Ledger.open(tmp_path / "ledger.db", tmp_path / "state", [party], at=T0)
