@@ -25,6 +25,7 @@ from drivers.base import (
     Reading,
     bad_readings,
 )
+from drivers.bounded import bounded
 from drivers.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,7 @@ class Poller:
     async def _bounded(operation: Awaitable[None], device_id: str) -> None:
         """A driver that does not finish stopping in time is left behind, not waited for."""
         try:
-            async with asyncio.timeout(STOP_TIMEOUT_S):
-                await operation
+            await bounded(operation, STOP_TIMEOUT_S, f"stopping device {device_id}")
         except TimeoutError:
             log.error("device %s did not stop within %g s; leaving it", device_id,
                       STOP_TIMEOUT_S)
