@@ -106,6 +106,9 @@ class Trader:
         self.book = PositionBook()
         self.transactions: list[Transaction] = []
         self.pending: dict[str, CreateTransaction] = {}
+        self.unconfirmed: set[Interval] = set()
+        """Intervals an order of ours was refused for, or expired unanswered on: not
+        squared outside, so they settle (in part) as imbalance."""
         self.standing: dict[Interval, dict[Side, Tender]] = {}
         self.external_market_id: str | None = None
         self.last_contact: datetime | None = None
@@ -334,6 +337,7 @@ class Trader:
         if taken:
             await self._record(tx)
             return None
+        self.unconfirmed.add(tx.interval)
         refusal = Refused(f"transaction {tx.transaction_id}", status,
                           str(body.get("field", "")) if isinstance(body, dict) else "",
                           str(body.get("reason", body)) if isinstance(body, dict) else str(body))
@@ -347,8 +351,12 @@ class Trader:
         orders = list(self.pending.values())
         self.pending.clear()
         for order in orders:
-            if order.transaction.interval.start <= self.clock.now():
-                continue  # too late to trade; the interval settles as imbalance
+            interval = order.transaction.interval
+            if interval.start <= self.clock.now():
+                log.warning("order %s for %s got no answer before the interval began; it "
+                            "settles as imbalance", order.transaction.transaction_id, interval)
+                self.unconfirmed.add(interval)
+                continue
             await self._send(order)
 
     async def _record(self, tx: Transaction) -> None:
