@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import TypedDict, TypeVar
 
 from market.context import MarketContext
@@ -313,6 +314,9 @@ def _scaled_int(value: Decimal, scale: int, what: str) -> int:
         raise CtsEncodeError(f"{what} {value} needs scale {scale}, beyond ±{MAX_SCALE}")
     sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
+    if exponent + scale == 0 and len(digits) <= MAX_DIGITS:  # its own scale: the digits
+        number = int("".join(map(str, digits)))
+        return -number if sign else number
     number = int(Decimal((sign, digits, exponent + scale)))
     if len(str(abs(number))) > MAX_DIGITS:
         raise CtsEncodeError(f"{what} {value} has more than {MAX_DIGITS} digits")
@@ -334,7 +338,19 @@ def _time(value: datetime) -> str:
 
 def encode_interval(interval: Interval) -> Json:
     """``{"dtStart": ISO time with offset, "duration": ISO duration}``."""
-    return {"dtStart": _time(interval.start), "duration": format_duration(interval.duration)}
+    start = interval.start
+    texts = _interval_texts(start, start.utcoffset(), interval.duration)
+    return {"dtStart": texts[0], "duration": texts[1]}
+
+
+@lru_cache(maxsize=4096)
+def _interval_texts(
+    start: datetime, offset: timedelta | None, duration: timedelta
+) -> tuple[str, str]:
+    """A round encodes the same few dozen intervals for thousands of tenders. The offset
+    is part of the key: equal instants in other zones are equal datetimes, but their
+    text differs."""
+    return _time(start), format_duration(duration)
 
 
 # --- reading ------------------------------------------------------------------------------

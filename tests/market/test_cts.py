@@ -39,6 +39,7 @@ from market.cts import (
     decode,
     decode_market_context,
     encode,
+    encode_interval,
     encode_market_context,
     reply_position,
 )
@@ -631,3 +632,11 @@ def test_market_context_decode_errors(key: str, value: object, message: str) -> 
     with pytest.raises(CtsDecodeError) as caught:
         decode_market_context(data)
     assert message in str(caught.value)
+
+
+def test_an_interval_is_written_with_its_own_offset_whatever_was_written_before() -> None:
+    utc = Interval(datetime(2026, 6, 1, 12, tzinfo=UTC), timedelta(minutes=5))
+    local = Interval(utc.start.astimezone(ZoneInfo("America/Los_Angeles")), utc.duration)
+    assert utc == local
+    assert encode_interval(utc)["dtStart"] == "2026-06-01T12:00:00+00:00"
+    assert encode_interval(local)["dtStart"] == "2026-06-01T05:00:00-07:00"
