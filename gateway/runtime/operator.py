@@ -34,7 +34,7 @@ from gateway.runtime.metering import EnergyMeter
 from gateway.runtime.services import DeviceService, MarketView
 from market.agents import Participant, Positions
 from market.clearing import ExternalTenders
-from market.cts import CreateDelivery, encode, encode_interval, encode_tender
+from market.cts import CreateDelivery, CreateTransaction, encode, encode_interval, encode_tender
 from market.horizon import Micromarket, RoundResult, horizon_intervals
 from market.settlement import Settlement, settle_interval
 from market.temix import Delivery, Interval, Tender, Transaction
@@ -62,7 +62,13 @@ class ExternalSide(Protocol):
 
     async def refresh(self, now: datetime, intervals: Sequence[Interval]) -> None: ...
 
-    async def square(self, now: datetime, targets: Mapping[Interval, Decimal]) -> list[Any]: ...
+    def orders_for(
+        self, now: datetime, targets: Mapping[Interval, Decimal]
+    ) -> list[CreateTransaction]: ...
+
+    def order_entry(self, order: CreateTransaction) -> NewEntry: ...
+
+    async def send(self, orders: Sequence[CreateTransaction]) -> list[Any]: ...
 
     async def deliver(self, interval: Interval, energy_kwh: Decimal, now: datetime) -> None: ...
 
@@ -162,13 +168,22 @@ class MarketOperator:
         )
         lap("clear")
         new = result.transactions
+        trading = self.external is not None and not self.islanded
+        orders: list[CreateTransaction] = []
+        order_entries: list[NewEntry] = []
+        if self.external is not None and trading:
+            targets = {iv: self.market.net_import_kw(iv) for iv in result.intervals}
+            orders = self.external.orders_for(now, targets)
+            order_entries = [self.external.order_entry(o) for o in orders]
         # A generator: the ledger encodes each entry in turn and keeps only its JSON text,
         # so a big round's CTS dicts (tens of thousands of tenders) never all exist at once.
+        # The squaring orders go in the same commit, before they are sent.
         entries = chain(
             (NewEntry(EntryKind.TENDER, p.party, {"round": now.isoformat(),
                                                   "tenders": [encode_tender(t) for t in p.issued]})
              for p in participants if p.issued),
-            (NewEntry.for_transaction(tx, party=self.party) for tx in new))
+            (NewEntry.for_transaction(tx, party=self.party) for tx in new),
+            order_entries)
         await self.writer.commit(entries, now)
         lap("ledger")
         self.transactions.extend(new)
@@ -180,9 +195,8 @@ class MarketOperator:
         report = RoundReport(now, current.interval, current.price,
                              self.market.net_import_kw(current.interval), self.islanded,
                              len(new), tuple(s.party for s in current.shed))
-        if self.external is not None and not self.islanded:
-            targets = {iv: self.market.net_import_kw(iv) for iv in result.intervals}
-            report.problems += [str(p) for p in await self.external.square(now, targets)]
+        if self.external is not None and trading:
+            report.problems += [str(p) for p in await self.external.send(orders)]
         lap("square")
         report.timings_s = timings
         return report

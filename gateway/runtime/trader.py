@@ -106,9 +106,10 @@ class Trader:
         self.book = PositionBook()
         self.transactions: list[Transaction] = []
         self.pending: dict[str, CreateTransaction] = {}
-        self.unconfirmed: set[Interval] = set()
-        """Intervals an order of ours was refused for, or expired unanswered on: not
-        squared outside, so they settle (in part) as imbalance."""
+        self.unsquared: set[Interval] = set()
+        """Intervals the trader could not square in full when they were near: no standing
+        tender left (expired or filled), too little of one, an order refused or expired
+        unanswered. They settle (in part) as imbalance."""
         self.standing: dict[Interval, dict[Side, Tender]] = {}
         self.external_market_id: str | None = None
         self.last_contact: datetime | None = None
@@ -269,7 +270,19 @@ class Trader:
     # -- squaring the building's position -------------------------------------------------
 
     async def square(self, now: datetime, targets: Mapping[Interval, Decimal]) -> list[Any]:
-        """Trade the difference between each target net import and what is contracted."""
+        """Trade the difference between each target net import and what is contracted:
+        :meth:`orders_for`, their ``order`` entries committed, then :meth:`send`."""
+        orders = self.orders_for(now, targets)
+        if orders:
+            await self.writer.commit([self.order_entry(o) for o in orders], now)
+        return await self.send(orders)
+
+    def orders_for(
+        self, now: datetime, targets: Mapping[Interval, Decimal]
+    ) -> list[CreateTransaction]:
+        """The orders that square each target net import (within the PCC limits) against
+        what is contracted or pending. Write their :meth:`order_entry` to the ledger
+        before :meth:`send`: a crash after sending must not forget what was sent."""
         orders = []
         for interval, target in targets.items():
             target = max(-self.export_limit_kw, min(self.import_limit_kw, target))
@@ -281,27 +294,36 @@ class Trader:
             tender = self._tender(interval, side)
             if tender is None:
                 if near:
+                    self.unsquared.add(interval)
                     log.info("at %s cannot square %s kW of %s: no standing %s tender (%s)",
                              now.isoformat(), delta, interval, side.value.lower(),
                              {s.value: t.quantity for s, t in
                               self.standing.get(interval, {}).items()})
                 continue
             quantity = min(abs(delta), tender.quantity)
+            if near and quantity < abs(delta):
+                self.unsquared.add(interval)
             orders.append(self._order(tender, quantity, now))
-        if orders:  # write-ahead: a crash after sending must not forget what was sent
-            await self.writer.commit(
-                [NewEntry(EntryKind.ORDER, self.party, encode(o)) for o in orders], now)
+        return orders
+
+    def order_entry(self, order: CreateTransaction) -> NewEntry:
+        """The ledger entry recording ``order`` before it is sent."""
+        return NewEntry(EntryKind.ORDER, self.party, encode(order))
+
+    async def send(self, orders: Sequence[CreateTransaction]) -> list[Any]:
+        """Send recorded orders (queued as pending while the counterparty is unreachable);
+        returns the refusals."""
         self.orders_sent += len(orders)
         if not orders or not self.reachable:
             self.pending.update({o.transaction.transaction_id: o for o in orders})
             return []
         gate = asyncio.Semaphore(MAX_IN_FLIGHT)
 
-        async def send(order: CreateTransaction) -> Any:
+        async def send_one(order: CreateTransaction) -> Any:
             async with gate:
                 return await self._send(order)
 
-        results = await asyncio.gather(*(send(o) for o in orders))
+        results = await asyncio.gather(*(send_one(o) for o in orders))
         return [r for r in results if r is not None]
 
     def _pending_import_kw(self, interval: Interval) -> Decimal:
@@ -337,7 +359,7 @@ class Trader:
         if taken:
             await self._record(tx)
             return None
-        self.unconfirmed.add(tx.interval)
+        self.unsquared.add(tx.interval)
         refusal = Refused(f"transaction {tx.transaction_id}", status,
                           str(body.get("field", "")) if isinstance(body, dict) else "",
                           str(body.get("reason", body)) if isinstance(body, dict) else str(body))
@@ -355,7 +377,7 @@ class Trader:
             if interval.start <= self.clock.now():
                 log.warning("order %s for %s got no answer before the interval began; it "
                             "settles as imbalance", order.transaction.transaction_id, interval)
-                self.unconfirmed.add(interval)
+                self.unsquared.add(interval)
                 continue
             await self._send(order)
 

@@ -115,9 +115,10 @@ def test_external_position_equals_the_internal_net_position(demo_day: dict[str, 
                         timedelta(seconds=outage.end_s - outage.start_s) + timedelta(hours=1))
     rounds = [(r.now, r.finished_at) for r in gateway.status.rounds]
     trader = gateway.trader
-    # an order the provider refused, or did not answer before the interval began (its
-    # HTTP timeout is real seconds; a loaded box can hit it at 1200x), is imbalance
-    unconfirmed = trader.unconfirmed | {o.transaction.interval for o in trader.pending.values()}
+    # what the trader could not square in time is imbalance: a provider tender that expired
+    # while a round ran late in clock time, an order refused or unanswered (HTTP timeouts
+    # are real seconds) — a loaded box meets these at 1200x
+    unsquared = trader.unsquared | {o.transaction.interval for o in trader.pending.values()}
     on_time = checked = 0
     for settlement in gateway.status.settlements:
         interval = settlement.interval
@@ -127,7 +128,7 @@ def test_external_position_equals_the_internal_net_position(demo_day: dict[str, 
         last = max((r for r in rounds if r[0] < interval.start), default=None)
         if last is None or last[1] is None or last[1] >= interval.start:
             continue  # the box lagged: that round ended after the interval began
-        if any(iv.overlaps(interval) for iv in unconfirmed):
+        if any(iv.overlaps(interval) for iv in unsquared):
             continue
         on_time += 1
         internal = gateway.operator.market.net_import_kw(interval)

@@ -103,7 +103,7 @@ async def test_a_refused_order_is_not_pending_after_a_restart(site: Any, tmp_pat
             await trader.refresh(T0, [HOUR])
             [refusal] = await trader.square(T0, {HOUR: Decimal(10)})
             assert refusal.status == 400
-            assert trader.unconfirmed == {HOUR}, "not squared outside: settles as imbalance"
+            assert trader.unsquared == {HOUR}, "not squared outside: settles as imbalance"
         orders, refused = recorded_orders(ledger.events(None, None, None))
         assert len(orders) == 1 and refused == {orders[0].transaction.transaction_id}
         restarted = Trader(section, site.config.market, clock, site.config.site,
