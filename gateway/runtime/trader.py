@@ -107,9 +107,9 @@ class Trader:
         self.transactions: list[Transaction] = []
         self.pending: dict[str, CreateTransaction] = {}
         self.unsquared: set[Interval] = set()
-        """Intervals the trader could not square in full when they were near: no standing
+        """Near intervals the trader has not squared in full at its last try: no standing
         tender left (expired or filled), too little of one, an order refused or expired
-        unanswered. They settle (in part) as imbalance."""
+        unanswered. Unless a later round squares them, they settle in part as imbalance."""
         self.standing: dict[Interval, dict[Side, Tender]] = {}
         self.external_market_id: str | None = None
         self.last_contact: datetime | None = None
@@ -290,6 +290,8 @@ class Trader:
             side = Side.SELL if delta > 0 else Side.BUY  # the counterparty's side
             near = interval.start - now <= NEAR
             if abs(delta) < (MIN_TRADE_KW if near else MIN_TRADE_FAR_KW):
+                if near:
+                    self.unsquared.discard(interval)  # squared since
                 continue
             tender = self._tender(interval, side)
             if tender is None:
@@ -303,6 +305,8 @@ class Trader:
             quantity = min(abs(delta), tender.quantity)
             if near and quantity < abs(delta):
                 self.unsquared.add(interval)
+            elif near:
+                self.unsquared.discard(interval)
             orders.append(self._order(tender, quantity, now))
         return orders
 
