@@ -279,7 +279,8 @@ class Gateway:
                                       .index(self.roles.storage)].agent.reserve_soc_pct
             reserve = float(pct) if pct is not None else None
         source = SiteInputs(self.poller, self.roles, self.services,
-                            self.config.site.nominal_voltage_v, reserve)
+                            self.config.site.nominal_voltage_v,
+                            self.config.site.nominal_frequency_hz, reserve, self.clock)
         sink = SiteCommands(self.poller, self.roles, self.services, self._set_islanded,
                             self._recorder(writer), self.status.alarms, self.status.transitions)
         self._commands = sink

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from drivers.base import DriverError, Reading
+from drivers.clock import Clock
 from drivers.poller import Poller
 from gateway.config.loader import Site
 from gateway.islanding.messages import (
@@ -80,6 +81,23 @@ def _value(readings: Mapping[str, Reading], point: str) -> float | None:
     return float(value) if isinstance(value, int | float | bool) else None
 
 
+def _phase_now(readings: Mapping[str, Reading], now: datetime,
+               nominal_hz: float) -> float | None:
+    """The side's phase angle (against the nominal-frequency reference the meters share)
+    carried forward from when it was read to ``now`` at the side's measured frequency.
+
+    Why: the two meters are read at different moments, and an island that slips 0.02 Hz
+    turns 7° a second against the grid; comparing the raw readings of a busy poll cycle
+    could let the breaker close well outside the sync-check's window."""
+    reading = readings.get("phase_angle_deg")
+    frequency = _value(readings, "frequency_hz")
+    angle = _value(readings, "phase_angle_deg")
+    if angle is None or frequency is None or reading is None or reading.read_at is None:
+        return None
+    age_s = (now - reading.read_at).total_seconds()
+    return angle + 360.0 * (frequency - nominal_hz) * age_s
+
+
 def _angle_difference(a: float | None, b: float | None) -> float | None:
     if a is None or b is None:
         return None
@@ -94,7 +112,9 @@ class SiteInputs:
     roles: SiteRoles
     services: Mapping[str, DeviceService]
     nominal_voltage_v: float
+    nominal_frequency_hz: float
     reserve_soc_pct: float | None
+    clock: Clock
 
     def _readings(self, device_id: str | None) -> Mapping[str, Reading]:
         return self.poller.readings(device_id) if device_id else {}
@@ -116,9 +136,7 @@ class SiteInputs:
             grid_frequency_hz=_value(grid, "frequency_hz"),
             island_voltage_pu=self._phases(bus),
             island_frequency_hz=_value(bus, "frequency_hz"),
-            phase_angle_diff_deg=_angle_difference(
-                _value(grid, "phase_angle_deg"), _value(bus, "phase_angle_deg")
-            ),
+            phase_angle_diff_deg=self._phase_difference(grid, bus),
             grid_present=None if sense is None else bool(sense),
             breaker_52a=_bool(_value(breaker, "status_52a")),
             breaker_52b=_bool(_value(breaker, "status_52b")),
@@ -129,6 +147,13 @@ class SiteInputs:
             critical_demand_kw=self._sum_draw(self.roles.critical),
             load_demand_kw=self._load_demand(),
         )
+
+    def _phase_difference(
+        self, grid: Mapping[str, Reading], bus: Mapping[str, Reading]
+    ) -> float | None:
+        """Grid-side minus island-side phase angle, both carried to the same instant."""
+        now, nominal = self.clock.now(), self.nominal_frequency_hz
+        return _angle_difference(_phase_now(grid, now, nominal), _phase_now(bus, now, nominal))
 
     def _island_supply_kw(self, storage: Mapping[str, Reading]) -> float | None:
         discharge = _value(storage, "max_discharge_kw")
