@@ -144,8 +144,8 @@ class OpcuaSession:
         try:
             if self.security is not None:
                 await self._secure()
-            await asyncio.wait_for(self._client.connect(auto_reconnect=False),
-                                   self.timeout_s * 2)
+            await bounded(self._client.connect(auto_reconnect=False), self.timeout_s * 2,
+                          f"connecting to {self.endpoint}")
         except OpcuaError:
             await self.close()
             raise
@@ -185,8 +185,8 @@ class OpcuaSession:
                                                  "holds no certificate; copy the server's "
                                                  "certificate there")
         probe = Client(self.endpoint, timeout=self.timeout_s)
-        endpoints = await asyncio.wait_for(probe.connect_and_get_server_endpoints(),
-                                           self.timeout_s * 2)
+        endpoints = await bounded(probe.connect_and_get_server_endpoints(),
+                                  self.timeout_s * 2, f"endpoints of {self.endpoint}")
         mode = getattr(ua.MessageSecurityMode, security.mode)
         offered = [e for e in endpoints if e.SecurityMode == mode
                    and e.SecurityPolicyUri == SecurityPolicyBasic256Sha256.URI]
@@ -238,9 +238,10 @@ class OpcuaSession:
             else:
                 assert browse_path is not None
                 label = "/".join(browse_path)
-                node = await asyncio.wait_for(
-                    self._client.nodes.objects.get_child(list(browse_path)), self.timeout_s)
-            await asyncio.wait_for(node.read_node_class(), self.timeout_s)
+                node = await bounded(
+                    self._client.nodes.objects.get_child(list(browse_path)), self.timeout_s,
+                    f"browsing {self.endpoint}")
+            await bounded(node.read_node_class(), self.timeout_s, f"reading {self.endpoint}")
         except (TimeoutError, OSError, ConnectionError) as err:
             raise OpcuaError("link", f"{self.endpoint}: {type(err).__name__}") from err
         except Exception as err:
@@ -252,8 +253,8 @@ class OpcuaSession:
     async def _variant_type(self, node: Node) -> str | None:
         """The node's data type as a variant name, None when it has no simple one."""
         try:
-            variant = await asyncio.wait_for(node.read_data_type_as_variant_type(),
-                                             self.timeout_s)
+            variant = await bounded(node.read_data_type_as_variant_type(), self.timeout_s,
+                                    f"reading {self.endpoint}")
         except (TimeoutError, OSError, ConnectionError) as err:
             raise OpcuaError("link", f"{self.endpoint}: {type(err).__name__}") from err
         except Exception:
@@ -263,8 +264,9 @@ class OpcuaSession:
     async def read(self, refs: Sequence[NodeRef]) -> list[Any]:
         """One Read of every node; per node its value or an OpcuaError (bad status)."""
         try:
-            values = await asyncio.wait_for(
-                self._client.read_attributes([r.node for r in refs]), self.timeout_s)
+            values = await bounded(
+                self._client.read_attributes([r.node for r in refs]), self.timeout_s,
+                f"reading {self.endpoint}")
         except (TimeoutError, OSError, ConnectionError) as err:
             raise OpcuaError("link", f"{self.endpoint}: read failed "
                                      f"({type(err).__name__})") from err
@@ -284,7 +286,8 @@ class OpcuaSession:
         """Write as ``variant_type`` (a Python int into a Double node is refused)."""
         variant = ua.Variant(value, VARIANT_TYPES[variant_type])
         try:
-            await asyncio.wait_for(ref.node.write_value(ua.DataValue(variant)), self.timeout_s)
+            await bounded(ref.node.write_value(ua.DataValue(variant)), self.timeout_s,
+                          f"writing to {self.endpoint}")
         except (TimeoutError, OSError, ConnectionError) as err:
             raise OpcuaError("link", f"{self.endpoint}: write failed "
                                      f"({type(err).__name__})") from err
@@ -308,11 +311,12 @@ class OpcuaSession:
                     on_change(position, val)
 
         try:
-            self._subscription = await asyncio.wait_for(
-                self._client.create_subscription(period_ms, Handler()), self.timeout_s)
-            await asyncio.wait_for(
+            self._subscription = await bounded(
+                self._client.create_subscription(period_ms, Handler()), self.timeout_s,
+                f"subscribing to {self.endpoint}")
+            await bounded(
                 self._subscription.subscribe_data_change([r.node for r in refs]),
-                self.timeout_s)
+                self.timeout_s, f"subscribing to {self.endpoint}")
         except Exception as err:
             raise OpcuaError("subscribe_failed", f"{self.endpoint}: could not subscribe "
                                                  f"({_status_name(err)})") from err
