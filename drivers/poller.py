@@ -9,7 +9,6 @@ poll intervals read as ``STALE``. Subscribers hear about every new process image
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -134,12 +133,18 @@ class Poller:
     async def stop(self) -> None:
         """Stop polling, then revert and close every driver."""
         self._running = False
-        tasks = [e.task for e in self._entries.values() if e.task is not None]
-        for task in tasks:
+        tasks = {e.driver.device_id: e.task for e in self._entries.values() if e.task is not None}
+        for task in tasks.values():
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:  # a poll stuck in a library that ignores cancellation must not hang us
+            _, stuck = await asyncio.wait(tasks.values(), timeout=STOP_TIMEOUT_S)
+            for device_id, task in tasks.items():
+                if task in stuck:
+                    log.error("device %s: its poll did not stop within %g s; leaving it",
+                              device_id, STOP_TIMEOUT_S)
+                elif not task.cancelled() and task.exception() is not None:
+                    log.error("device %s: its poll loop had failed: %s", device_id,
+                              task.exception())
         for entry in self._entries.values():
             entry.task = None
         await asyncio.gather(*(self._bounded(e.driver.stop(), e.driver.device_id)

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 ROUND_LEAD_S = 30.0
 MAX_REAL_SLICE_S = 0.05
 REVERT_TIMEOUT_S = 10.0  # real seconds one device may take to relinquish/revert on stop
+TASK_STOP_TIMEOUT_S = 10.0  # real seconds a cancelled control task may take to end
 
 
 def site_path(site: Site, value: str) -> Path:
@@ -140,10 +141,17 @@ class Gateway:
         self.notifier.stopping()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        failure: BaseException | None = None
+        if self._tasks:  # a task stuck in a library that ignores cancellation: not waited for
+            done, stuck = await asyncio.wait(self._tasks, timeout=TASK_STOP_TIMEOUT_S)
+            for task in stuck:
+                log.error("%s did not stop within %g s; leaving it", task.get_name(),
+                          TASK_STOP_TIMEOUT_S)
+            failures = [t.exception() for t in done if not t.cancelled() and t.exception()]
+            failure = failures[0] if failures else None
         await self._stack.aclose()
+        if failure is not None:
+            raise failure
 
     async def _start(self) -> None:
         now = self.clock.now()
