@@ -5,14 +5,15 @@ wait for it to finish unwinding: a library that catches the cancellation (or awa
 I/O in a ``finally``) keeps the caller waiting with it. Stopping a device must never hang
 the gateway's shutdown, so :func:`bounded` runs the call as its own task, waits on it with
 ``asyncio.wait`` (which never waits longer than asked), cancels it, gives it as long again
-to unwind, and otherwise leaves it behind with a log line.
+to unwind, and otherwise leaves it behind with a log line; :func:`cancel_and_wait` does
+the same for tasks being stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,27 @@ async def bounded(operation: Awaitable[T], timeout_s: float, what: str) -> T:
     else:
         _retrieve(task)
     raise TimeoutError(f"{what}: not done within {timeout_s:g} s")
+
+
+async def cancel_and_wait(
+    tasks: Mapping[str, asyncio.Task[Any]], timeout_s: float
+) -> list[BaseException]:
+    """Cancel the named tasks and wait for them at most ``timeout_s``; a task that does not
+    end is logged by name and left behind. Returns the failures of the tasks that ended
+    with an error other than their cancellation, for the caller to raise after cleanup."""
+    for task in tasks.values():
+        task.cancel()
+    if not tasks:
+        return []
+    _, stuck = await asyncio.wait(tasks.values(), timeout=timeout_s)
+    failures: list[BaseException] = []
+    for name, task in tasks.items():
+        if task in stuck:
+            log.error("%s did not stop within %g s; leaving it", name, timeout_s)
+            task.add_done_callback(_retrieve)
+        elif not task.cancelled() and (error := task.exception()) is not None:
+            failures.append(error)
+    return failures
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

@@ -24,7 +24,7 @@ from drivers.base import (
     Reading,
     bad_readings,
 )
-from drivers.bounded import bounded
+from drivers.bounded import bounded, cancel_and_wait
 from drivers.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -133,18 +133,10 @@ class Poller:
     async def stop(self) -> None:
         """Stop polling, then revert and close every driver."""
         self._running = False
-        tasks = {e.driver.device_id: e.task for e in self._entries.values() if e.task is not None}
-        for task in tasks.values():
-            task.cancel()
-        if tasks:  # a poll stuck in a library that ignores cancellation must not hang us
-            _, stuck = await asyncio.wait(tasks.values(), timeout=STOP_TIMEOUT_S)
-            for device_id, task in tasks.items():
-                if task in stuck:
-                    log.error("device %s: its poll did not stop within %g s; leaving it",
-                              device_id, STOP_TIMEOUT_S)
-                elif not task.cancelled() and task.exception() is not None:
-                    log.error("device %s: its poll loop had failed: %s", device_id,
-                              task.exception())
+        polls = {f"the poll loop of device {e.driver.device_id}": e.task
+                 for e in self._entries.values() if e.task is not None}
+        for failure in await cancel_and_wait(polls, STOP_TIMEOUT_S):
+            log.error("a poll loop had failed: %s", failure)
         for entry in self._entries.values():
             entry.task = None
         await asyncio.gather(*(self._bounded(e.driver.stop(), e.driver.device_id)

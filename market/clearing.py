@@ -296,36 +296,40 @@ class _Units:
     The memory is dropped when it grows past ``limit`` values.
     """
 
-    def __init__(self, rounding: Callable[[Decimal], int], limit: int = 1 << 16) -> None:
+    def __init__(
+        self, scale: Decimal, rounding: Callable[[Decimal], int], limit: int = 1 << 16
+    ) -> None:
+        self._scale = scale
         self._rounding = rounding
         self._limit = limit
         self._memo: dict[Decimal, int] = {}
 
     def __call__(self, values: Iterable[Decimal]) -> list[int]:
-        memo, rounding, multiply = self._memo, self._rounding, _EXACT.multiply
+        memo, rounding, multiply, scale = self._memo, self._rounding, _EXACT.multiply, self._scale
         if len(memo) > self._limit:
             memo.clear()
         out = []
         for value in values:
             units = memo.get(value)
             if units is None:
-                units = memo[value] = rounding(multiply(value, _PS))
+                units = memo[value] = rounding(multiply(value, scale))
             out.append(units)
         return out
 
 
-_units_down = _Units(floor)
-_units_up = _Units(ceil)
+_buy_price_units = _Units(_PS, floor)
+_sell_price_units = _Units(_PS, ceil)
+_quantity_units = _Units(_QS, floor)
 
 
 def _book(buys: list[Tender], sells: list[Tender], external: ExternalTenders | None) -> _Book:
     book = _Book(
         buys,
         sells,
-        _units_down(t.price for t in buys),
-        _units_down(t.quantity for t in buys),
-        _units_up(t.price for t in sells),
-        _units_down(t.quantity for t in sells),
+        _buy_price_units(t.price for t in buys),
+        _quantity_units(t.quantity for t in buys),
+        _sell_price_units(t.price for t in sells),
+        _quantity_units(t.quantity for t in sells),
         [t.tender_id for t in buys],
         [t.tender_id for t in sells],
     )

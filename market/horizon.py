@@ -124,10 +124,10 @@ class _HorizonIndex:
         self.intervals = list(intervals)
         self.starts = [iv.start_us for iv in self.intervals]
         self.ends = [s + iv.duration_us for s, iv in zip(self.starts, self.intervals, strict=True)]
-        self.by_identity = {id(iv): j for j, iv in enumerate(self.intervals)}
+        self._by_id = {id(iv): j for j, iv in enumerate(self.intervals)}
 
     def find(self, interval: Interval) -> int | None:
-        j = self.by_identity.get(id(interval))
+        j = self._by_id.get(id(interval))
         if j is not None and self.intervals[j] is interval:
             return j
         for j, candidate in enumerate(self.intervals):
@@ -237,13 +237,10 @@ class Micromarket:
         intervals = horizon_intervals(now, self.tiers, self.zone)
         index = _HorizonIndex(intervals)
         buckets: list[list[Tender]] = [[] for _ in intervals]
-        by_identity = index.by_identity
         for participant in participants:
             held = self._positions(participant.party, index)
             for t in participant.tenders(now, index.intervals, held):
-                j = by_identity.get(id(t.interval))
-                if j is None or index.intervals[j] is not t.interval:
-                    j = index.find(t.interval)
+                j = index.find(t.interval)
                 if j is None:
                     raise IntervalError(
                         f"{participant.party} tendered {t.tender_id} for {t.interval}, which "

@@ -78,15 +78,7 @@ class PositionBook:
         exercised (the exercise's transaction trades the underlying), so it is counted in
         ``len`` but adds no rate here.
         """
-        self._count += 1
-        product = transaction.product
-        if product is not None and isinstance(product, OptionProduct):
-            return
-        signed = transaction.quantity if transaction.side is Side.SELL else -transaction.quantity
-        interval = transaction.interval
-        start_us, duration_us = interval.start_us, interval.duration_us
-        self._index(transaction.party, duration_us).add(start_us, signed)
-        self._index(transaction.counterparty, duration_us).add(start_us, -signed)
+        self.add_all((transaction,))
 
     def add_all(self, transactions: Iterable[Transaction]) -> None:
         """:meth:`add` for many transactions at once (a market round's fills).
@@ -98,7 +90,7 @@ class PositionBook:
         counter_legs: dict[tuple[str, int, int], Decimal] = {}
         count = 0
         sell = Side.SELL
-        by_party, index_of = self._by_party, self._index
+        index_of = self._index
         for transaction in transactions:
             count += 1
             product = transaction.product
@@ -108,17 +100,7 @@ class PositionBook:
             signed = quantity if transaction.side is sell else -quantity
             interval = transaction.interval
             start_us, duration_us = interval.start_us, interval.duration_us
-            party = transaction.party
-            by_duration = by_party.get(party)
-            index = None if by_duration is None else by_duration.get(duration_us)
-            if index is None:
-                index = index_of(party, duration_us)
-            net_kw = index.net_kw
-            held = net_kw.get(start_us)
-            if held is None:
-                index.add(start_us, signed)
-            else:
-                net_kw[start_us] = held + signed
+            index_of(transaction.party, duration_us).add(start_us, signed)
             key = (transaction.counterparty, duration_us, start_us)
             leg = counter_legs.get(key)
             counter_legs[key] = -signed if leg is None else leg - signed

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from drivers.base import Reading
+from drivers.bounded import cancel_and_wait
 from drivers.clock import Clock
 from drivers.factory import build_driver
 from drivers.poller import Poller, PollSettings
@@ -139,19 +140,11 @@ class Gateway:
 
     async def __aexit__(self, *exc: object) -> None:
         self.notifier.stopping()
-        for task in self._tasks:
-            task.cancel()
-        failure: BaseException | None = None
-        if self._tasks:  # a task stuck in a library that ignores cancellation: not waited for
-            done, stuck = await asyncio.wait(self._tasks, timeout=TASK_STOP_TIMEOUT_S)
-            for task in stuck:
-                log.error("%s did not stop within %g s; leaving it", task.get_name(),
-                          TASK_STOP_TIMEOUT_S)
-            failures = [t.exception() for t in done if not t.cancelled() and t.exception()]
-            failure = failures[0] if failures else None
+        failures = await cancel_and_wait({t.get_name(): t for t in self._tasks},
+                                         TASK_STOP_TIMEOUT_S)
         await self._stack.aclose()
-        if failure is not None:
-            raise failure
+        if failures:
+            raise failures[0]
 
     async def _start(self) -> None:
         now = self.clock.now()

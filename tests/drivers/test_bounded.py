@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from drivers.bounded import bounded
+from drivers.bounded import bounded, cancel_and_wait
 
 
 async def test_a_prompt_result_comes_back() -> None:
@@ -35,3 +35,18 @@ async def test_a_call_that_swallows_its_cancellation_is_left_behind_in_bounded_t
     assert not finished.is_set()
     await asyncio.wait_for(finished.wait(), 2)  # it ends on its own later (no task leaks)
     await asyncio.sleep(0)
+
+
+async def test_cancel_and_wait_stops_what_stops_and_reports_what_failed() -> None:
+    async def forever() -> None:
+        await asyncio.sleep(10)
+
+    async def failed() -> None:
+        raise RuntimeError("poll loop crashed")
+
+    crashed = asyncio.create_task(failed())
+    await asyncio.sleep(0)
+    tasks = {"sleeper": asyncio.create_task(forever()), "crashed": crashed}
+    failures = await cancel_and_wait(tasks, 1.0)
+    assert [str(f) for f in failures] == ["poll loop crashed"]
+    assert tasks["sleeper"].cancelled()
