@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -66,3 +67,37 @@ def test_overlapping_pauses_from_two_threads() -> None:
     release.set()
     thread.join(timeout=10)
     assert gc.isenabled()
+
+
+class _Node:
+    """A cyclic object: only the cyclic collector can free it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_objects_made_in_a_pause_skip_the_young_scan_but_cycles_are_still_freed() -> None:
+
+    with paused_collection():
+        kept = [_Node() for _ in range(5_000)]
+        garbage = _Node()
+        probe = weakref.ref(garbage)
+        del garbage
+    assert gc.get_count()[0] < 100  # no young collection over the 5,000 is pending
+    assert probe() is not None  # the cycle waits for a full collection, as promised
+    gc.collect()
+    assert probe() is None
+    assert len(kept) == 5_000
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_a_freeze_the_program_made_itself_is_kept() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with paused_collection():
+            _Node()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
