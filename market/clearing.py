@@ -243,8 +243,16 @@ class _Book:
     buy_qty: list[int]
     sell_prices: list[int]
     sell_qty: list[int]
-    buy_ids: list[str]
-    sell_ids: list[str]
+
+    def buy_id(self, i: int) -> str:
+        """Tie key of buy ``i`` (its tender id): read only at the margin, so not listed."""
+        buys = self.buys
+        return buys[i].tender_id if i < len(buys) else _EXPORT_ID
+
+    def sell_id(self, i: int) -> str:
+        """Tie key of sell ``i`` (its tender id)."""
+        sells = self.sells
+        return sells[i].tender_id if i < len(sells) else _IMPORT_ID
 
 
 def _refuse(t: Tender, interval: Interval, operator: str) -> None:
@@ -292,8 +300,9 @@ class _Units:
     """Decimal → integer micro-units (× 10⁶), rounded one way, remembered.
 
     A round converts the same few prices (cap, floor, thresholds) and rated quantities
-    thousands of times; a dictionary lookup costs a quarter of the exact multiplication.
-    The memory is dropped when it grows past ``limit`` values.
+    thousands of times; a dictionary lookup costs a quarter of the exact multiplication,
+    and when every value is known the whole list is looked up in C (``map``). The memory
+    is dropped when it grows past ``limit`` values.
     """
 
     def __init__(
@@ -304,17 +313,18 @@ class _Units:
         self._limit = limit
         self._memo: dict[Decimal, int] = {}
 
-    def __call__(self, values: Iterable[Decimal]) -> list[int]:
-        memo, rounding, multiply, scale = self._memo, self._rounding, _EXACT.multiply, self._scale
+    def __call__(self, values: list[Decimal]) -> list[int]:
+        memo = self._memo
+        try:
+            return list(map(memo.__getitem__, values))
+        except KeyError:
+            pass
         if len(memo) > self._limit:
             memo.clear()
-        out = []
-        for value in values:
-            units = memo.get(value)
-            if units is None:
-                units = memo[value] = rounding(multiply(value, scale))
-            out.append(units)
-        return out
+        rounding, multiply, scale = self._rounding, _EXACT.multiply, self._scale
+        for value in set(values).difference(memo):
+            memo[value] = rounding(multiply(value, scale))
+        return list(map(memo.__getitem__, values))
 
 
 _buy_price_units = _Units(_PS, floor)
@@ -326,20 +336,16 @@ def _book(buys: list[Tender], sells: list[Tender], external: ExternalTenders | N
     book = _Book(
         buys,
         sells,
-        _buy_price_units(t.price for t in buys),
-        _quantity_units(t.quantity for t in buys),
-        _sell_price_units(t.price for t in sells),
-        _quantity_units(t.quantity for t in sells),
-        [t.tender_id for t in buys],
-        [t.tender_id for t in sells],
+        _buy_price_units([t.price for t in buys]),
+        _quantity_units([t.quantity for t in buys]),
+        _sell_price_units([t.price for t in sells]),
+        _quantity_units([t.quantity for t in sells]),
     )
     if external is not None:
         book.sell_prices.append(price_units(external.import_price, round_up=True))
         book.sell_qty.append(quantity_units(external.import_limit_kw))
-        book.sell_ids.append(_IMPORT_ID)
         book.buy_prices.append(price_units(external.export_price))
         book.buy_qty.append(quantity_units(external.export_limit_kw))
-        book.buy_ids.append(_EXPORT_ID)
     return book
 
 
@@ -355,7 +361,7 @@ def _ration_by_priority(
     served: dict[int, int] = {}
     left = amount
     for prio in sorted(groups, reverse=True):
-        share = pro_rata(groups[prio], book.buy_qty, left, book.buy_ids.__getitem__)
+        share = pro_rata(groups[prio], book.buy_qty, left, book.buy_id)
         served.update(share)
         left -= sum(share.values())
     return served
@@ -367,21 +373,26 @@ def _run(book: _Book, floor_u: int, cap_u: int) -> AuctionOutcome:
         SideBook(book.sell_prices, book.sell_qty),
         floor=floor_u,
         cap=cap_u,
-        buy_tie_key=book.buy_ids.__getitem__,
-        sell_tie_key=book.sell_ids.__getitem__,
+        buy_tie_key=book.buy_id,
+        sell_tie_key=book.sell_id,
     )
 
 
 def _split_all_or_none(
-    book: _Book, buy_fills: Mapping[int, int], sell_fills: Mapping[int, int]
+    book: _Book,
+    buy_fills: Mapping[int, int],
+    sell_fills: Mapping[int, int],
+    outcome: AuctionOutcome,
 ) -> set[str]:
+    """Ids of all-or-none tenders filled in part. Only the marginal price level can be
+    filled in part (and rationing changes only it), so only its members are looked at."""
     split: set[str] = set()
-    for tenders, qty, fills in (
-        (book.buys, book.buy_qty, buy_fills),
-        (book.sells, book.sell_qty, sell_fills),
+    for tenders, qty, fills, (level, _) in (
+        (book.buys, book.buy_qty, buy_fills, outcome.buy_level),
+        (book.sells, book.sell_qty, sell_fills, outcome.sell_level),
     ):
-        for i in [i for i, t in enumerate(tenders) if t.all_or_none]:
-            if 0 < fills.get(i, 0) < qty[i]:
+        for i in level:
+            if i < len(tenders) and tenders[i].all_or_none and 0 < fills.get(i, 0) < qty[i]:
                 split.add(tenders[i].tender_id)
     return split
 
@@ -426,7 +437,7 @@ def clear(
         book = _book(buys, sells, ext)
         outcome = _run(book, floor_u, cap_u)
         buy_fills, shed = _allocate(book, outcome, priorities, cap_u)
-        split = _split_all_or_none(book, buy_fills, outcome.sell_fills)
+        split = _split_all_or_none(book, buy_fills, outcome.sell_fills, outcome)
         if not split:
             break
         withdrawn += [t for t in buys if t.tender_id in split and t.price >= price_cap]
@@ -478,7 +489,7 @@ def _shed_decisions(
     book: _Book, level: Sequence[int], served: Mapping[int, int], priorities: Mapping[str, int]
 ) -> list[ShedDecision]:
     decisions = []
-    for i in sorted(level, key=book.buy_ids.__getitem__):
+    for i in sorted(level, key=book.buy_id):
         if i >= len(book.buys) or served[i] >= book.buy_qty[i]:
             continue
         t = book.buys[i]
@@ -497,7 +508,7 @@ def _shed_decisions(
 def _curtailments(book: _Book, outcome: AuctionOutcome) -> list[Curtailment]:
     level, _ = outcome.sell_level
     result = []
-    for i in sorted(level, key=book.sell_ids.__getitem__):
+    for i in sorted(level, key=book.sell_id):
         accepted = outcome.sell_fills.get(i, 0)
         if i >= len(book.sells) or accepted >= book.sell_qty[i]:
             continue
