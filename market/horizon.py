@@ -128,7 +128,7 @@ class _HorizonIndex:
 
     def find(self, interval: Interval) -> int | None:
         j = self._by_id.get(id(interval))
-        if j is not None and self.intervals[j] is interval:
+        if j is not None:  # the index keeps its intervals alive, so an id names one of them
             return j
         for j, candidate in enumerate(self.intervals):
             if candidate == interval:
@@ -264,8 +264,11 @@ class Micromarket:
             self._book_all(result.transactions)
             results.append(result)
         round_result = RoundResult(now, tuple(intervals), tuple(results))
-        fills = round_result.transactions
-        for participant in participants:
-            if type(participant) is not BoundAgent and isinstance(participant, TradeRecorder):
-                participant.record([t for t in fills if t.party == participant.party])
+        recorders = [
+            p for p in participants if type(p) is not BoundAgent and isinstance(p, TradeRecorder)
+        ]
+        if recorders:
+            fills = round_result.transactions
+            for recorder in recorders:
+                recorder.record([t for t in fills if t.party == recorder.party])
         return round_result
