@@ -28,9 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_FLOOR, Context, Decimal
-from functools import lru_cache
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from market.clearing import DEFAULT_PRICE_CAP, DEFAULT_PRICE_FLOOR, PRICE_SCALE, QUANTITY_SCALE
@@ -53,6 +52,7 @@ __all__ = [
     "hours",
     "kw",
     "price",
+    "round_prefixes",
     "tender_prefix",
 ]
 
@@ -145,61 +145,125 @@ def curve_tenders(
     position lies inside a step, the sell-back of that step is offered one micro-unit above
     the step price, so the agent never buys and sells at one price.
 
-    The curve is checked here (finite step prices, positive step sizes), so the tenders
-    can be built without per-tender checks — this runs for every agent and interval.
+    The curve is checked here (finite step prices, positive step sizes, a named party), so
+    the tenders can be built without per-tender checks — this runs for every agent and
+    interval.
     """
-    out: list[Tender] = []
-    base = curve.base_kw
-    steps = curve.steps
+    _check_party(party, interval)
+    return [
+        trusted_tender(f"{id_prefix}:{n}", party, side, interval, at, quantity)
+        for n, (side, at, quantity) in enumerate(
+            _curve_terms(party, interval, curve, current_kw, band)
+        )
+    ]
+
+
+_Terms = tuple[tuple[Side, Decimal, Decimal], ...]
+"""(side, price, quantity) of each tender one interval needs, in id order."""
+
+
+def _check_party(party: str, interval: Interval) -> None:
+    if type(party) is not str or not party:
+        raise QuantityError(f"{party!r}: tenders on {interval} need a named party")
+
+
+def _curve_terms(
+    party: str, interval: Interval, curve: PositionCurve, current_kw: Decimal, band: PriceBand
+) -> _Terms:
+    """The checked terms behind :func:`curve_tenders` (the party is checked by the caller).
+
+    A flat curve (critical loads, idle devices) and a one-step curve (PV, lighting, EV,
+    generators) take short paths with the same arithmetic as the general one, so every
+    quantity keeps its exact value and exponent.
+    """
+    base, steps = curve
+    if not steps:
+        if not (base.is_finite() and current_kw.is_finite()):
+            raise _not_finite(party, interval, base, current_kw)
+        if current_kw > base:
+            return ((_BUY, band.cap, current_kw - base),)
+        if base > current_kw:
+            return ((_SELL, band.floor, base - current_kw),)
+        return ()
+    if len(steps) == 1:
+        ((step_price, delta),) = steps
+        if not (delta > 0 and step_price.is_finite()):
+            raise _bad_step(party, interval, step_price, delta)
+        after = base + delta
+        if not (after.is_finite() and current_kw.is_finite()):
+            raise _not_finite(party, interval, base, current_kw)
+        if current_kw > base:  # buys the step (and any excess above it back at the cap)
+            held_in = min(after, current_kw) - base
+            if current_kw > after:
+                return ((_BUY, band.cap, current_kw - after), (_BUY, step_price, held_in))
+            if after > current_kw:
+                ask = step_price + _PRICE_QUANTUM
+                return ((_BUY, step_price, held_in), (_SELL, ask, after - current_kw))
+            return ((_BUY, step_price, held_in),)
+        ask = step_price + _NO_QUANTUM
+        if base > current_kw:
+            return ((_SELL, band.floor, base - current_kw), (_SELL, ask, after - base))
+        if after > current_kw:
+            return ((_SELL, ask, after - max(base, current_kw)),)
+        return ()
+    return _steps_terms(party, interval, curve, current_kw, band)
+
+
+def _steps_terms(
+    party: str, interval: Interval, curve: PositionCurve, current_kw: Decimal, band: PriceBand
+) -> _Terms:
+    """Terms of a curve of any number of steps (see :func:`curve_tenders`)."""
+    out: list[tuple[Side, Decimal, Decimal]] = []
+    base, steps = curve
     top = base
     for step_price, delta in steps:
         if not (delta > 0 and step_price.is_finite()):
-            raise PriceError(
-                f"{party}: curve step ({step_price}, {delta} kW) on {interval} needs a finite "
-                "price and a positive size"
-            )
+            raise _bad_step(party, interval, step_price, delta)
         top += delta
-    if not (top.is_finite() and current_kw.is_finite()) or type(party) is not str or not party:
-        raise QuantityError(
-            f"{party!r}: curve from {base} kW and position {current_kw} kW on {interval} must "
-            "be finite, for a named party"
-        )
+    if not (top.is_finite() and current_kw.is_finite()):
+        raise _not_finite(party, interval, base, current_kw)
     if current_kw > top:
-        quantity = current_kw - top
-        out.append(trusted_tender(f"{id_prefix}:0", party, _BUY, interval, band.cap, quantity))
+        out.append((_BUY, band.cap, current_kw - top))
     if base > current_kw:
-        tender_id = f"{id_prefix}:{len(out)}"
-        out.append(trusted_tender(tender_id, party, _SELL, interval, band.floor, base - current_kw))
+        out.append((_SELL, band.floor, base - current_kw))
     before = base
     for step_price, delta in steps:
         after = before + delta
         inside = current_kw > before
         if inside:
-            tender_id = f"{id_prefix}:{len(out)}"
-            quantity = min(after, current_kw) - before
-            out.append(trusted_tender(tender_id, party, _BUY, interval, step_price, quantity))
+            out.append((_BUY, step_price, min(after, current_kw) - before))
         if after > current_kw:
-            tender_id = f"{id_prefix}:{len(out)}"
             ask = step_price + (_PRICE_QUANTUM if inside else _NO_QUANTUM)
-            quantity = after - max(before, current_kw)
-            out.append(trusted_tender(tender_id, party, _SELL, interval, ask, quantity))
+            out.append((_SELL, ask, after - max(before, current_kw)))
         before = after
-    return out
+    return tuple(out)
 
 
-@lru_cache(maxsize=4096)
-def _round_stem(now: datetime, start: datetime, duration: timedelta) -> str:
-    return f"@{now.isoformat()}/{Interval(start, duration)}"
+def _bad_step(party: str, interval: Interval, step_price: Decimal, delta: Decimal) -> PriceError:
+    return PriceError(
+        f"{party}: curve step ({step_price}, {delta} kW) on {interval} needs a finite "
+        "price and a positive size"
+    )
+
+
+def _not_finite(
+    party: str, interval: Interval, base: Decimal, current_kw: Decimal
+) -> QuantityError:
+    return QuantityError(
+        f"{party!r}: curve from {base} kW and position {current_kw} kW on {interval} must "
+        "be finite, for a named party"
+    )
 
 
 def tender_prefix(party: str, now: datetime, interval: Interval) -> str:
     """Unique, readable id stem for one agent's tenders on one interval in one round."""
-    return party + _round_stem(now, interval.start, interval.duration)
+    return f"{party}@{now.isoformat()}/{interval}"
 
 
 class _RoundStems:
-    """The id stems of the last horizon asked for: every agent of a round asks for the
-    same one (the same list object), so it is built once per round, not once per agent."""
+    """The id stems (``tender_prefix`` without the party) of the last horizon asked for:
+    every agent of a round asks for the same one (the same list object), so it is built
+    once per round, not once per agent."""
 
     def __init__(self) -> None:
         self._last: tuple[Sequence[Interval], datetime, list[str]] | None = None
@@ -208,12 +272,18 @@ class _RoundStems:
         last = self._last
         if last is not None and last[0] is intervals and last[1] == now:
             return last[2]
-        stems = [_round_stem(now, iv.start, iv.duration) for iv in intervals]
+        at = f"@{now.isoformat()}/"
+        stems = [f"{at}{iv}" for iv in intervals]
         self._last = (intervals, now, stems)
         return stems
 
 
 _round_stems = _RoundStems()
+
+
+def round_prefixes(party: str, now: datetime, intervals: Sequence[Interval]) -> list[str]:
+    """:func:`tender_prefix` of each interval, from the stems shared by the whole round."""
+    return [party + stem for stem in _round_stems(now, intervals)]
 
 
 class Agent(Protocol[StateT]):
@@ -311,15 +381,28 @@ class Personality(Generic[PrefsT]):
         """Tenders moving each interval's position onto ``curve_of(interval)``.
 
         An interval whose curve is None is not tendered (its position is held as it is).
+        When an interval has the very same curve and position objects as the one before
+        (a load without a forecast, a first round without positions), its terms are
+        reused rather than worked out again: only the interval and the ids differ.
         """
         out: list[Tender] = []
         party, band = self.party, self.band
+        last_curve: PositionCurve | None = None
+        last_held: Decimal | None = None
+        terms: _Terms = ()
         for interval, stem in zip(intervals, _round_stems(now, intervals), strict=True):
             curve = curve_of(interval)
             if curve is None:
                 continue
             held = positions.get(interval, _ZERO) if positions else _ZERO
-            out += curve_tenders(party, interval, curve, held, band, party + stem)
+            if curve is not last_curve or held is not last_held:
+                if last_curve is None:
+                    _check_party(party, interval)
+                terms = _curve_terms(party, interval, curve, held, band)
+                last_curve, last_held = curve, held
+            prefix = party + stem
+            for n, (side, at, quantity) in enumerate(terms):
+                out.append(trusted_tender(f"{prefix}:{n}", party, side, interval, at, quantity))
         return out
 
 

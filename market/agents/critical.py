@@ -45,9 +45,11 @@ class CriticalLoad(Personality[CriticalLoadPreferences]):
         positions: Positions,
     ) -> list[Tender]:
         rated_kw = self.preferences.rated_kw
+        at_rated = PositionCurve.flat(-rated_kw)  # one object: the round reuses its tenders
 
         def curve(interval: Interval) -> PositionCurve:
-            return PositionCurve.flat(-(forecast.get(interval, rated_kw) if forecast else rated_kw))
+            load_kw = forecast.get(interval, rated_kw) if forecast else rated_kw
+            return at_rated if load_kw is rated_kw else PositionCurve.flat(-load_kw)
 
         return self.curve_round(now, intervals, positions, curve)
 

@@ -48,9 +48,14 @@ class CurtailableLoad(Personality[CurtailableLoadPreferences]):
         threshold = self.preferences.threshold_price
         rated_kw = self.preferences.rated_kw
 
+        def load_curve(load_kw: Decimal) -> PositionCurve:
+            return PositionCurve(-load_kw, ((threshold, load_kw),) if load_kw > 0 else ())
+
+        at_rated = load_curve(rated_kw)  # one object: the round reuses its tenders
+
         def curve(interval: Interval) -> PositionCurve:
             load_kw = forecast.get(interval, rated_kw) if forecast else rated_kw
-            return PositionCurve(-load_kw, ((threshold, load_kw),) if load_kw > 0 else ())
+            return at_rated if load_kw is rated_kw else load_curve(load_kw)
 
         return self.curve_round(now, intervals, positions, curve)
 
