@@ -36,9 +36,10 @@ from market.agents.base import (
     draw_setpoint,
     kw,
     price,
-    tender_prefix,
+    round_prefixes,
 )
-from market.temix import Interval, Side, Tender
+from market.model import trusted_tender
+from market.temix import Interval, PriceError, Side, Tender
 
 __all__ = ["Battery", "BatteryPreferences", "BatteryState", "stored_energy_change_kwh"]
 
@@ -46,6 +47,21 @@ _ZERO = Decimal(0)
 _MARGIN_KWH = 1e-6
 _PRICE_STEP = Decimal("0.000001")
 _HOUR = timedelta(hours=1)
+_BUY, _SELL = Side.BUY, Side.SELL
+_KW_STEP = 1e-6
+"""Just under one micro-kW as a float: a smaller rate rounds down to no tender (the plan
+leaves ~1e-15 kW of float dust in most intervals), so :func:`kw` is skipped for it."""
+
+
+def _in_order(intervals: Sequence[Interval]) -> Sequence[Interval]:
+    """The horizon by start (the order of ``sorted``): the same object when it already is,
+    as a horizon usually is, so its id stems are the round's shared ones; sorting by an
+    integer key, as Interval comparisons run in Python."""
+    keys = [(iv.start_us, iv.duration_us) for iv in intervals]
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable, as sorted() is
+    if order == list(range(len(keys))):
+        return intervals
+    return [intervals[t] for t in order]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +106,27 @@ def stored_energy_change_kwh(
     preferences: BatteryPreferences, charge_kw: float, duration_h: float
 ) -> float:
     """Energy added to the cells by charging at ``charge_kw`` (negative: discharging)."""
-    leg = math.sqrt(float(preferences.round_trip_efficiency))
-    energy = charge_kw * duration_h
+    return _stored_kwh(charge_kw, duration_h, _leg(preferences))
+
+
+def _leg(preferences: BatteryPreferences) -> float:
+    """√η: the share of energy kept on the way in, and lost on the way out."""
+    return math.sqrt(float(preferences.round_trip_efficiency))
+
+
+def _stored_kwh(rate_kw: float, duration_h: float, leg: float) -> float:
+    """:func:`stored_energy_change_kwh` with √η worked out once per plan, not per call."""
+    energy = rate_kw * duration_h
     return energy * leg if energy >= 0 else energy / leg
+
+
+def _trajectory(soc0: float, rates: list[float], hs: list[float], leg: float) -> list[float]:
+    """Stored energy at the end of each interval, charging at ``rates``."""
+    soc, out = soc0, []
+    for rate, h in zip(rates, hs, strict=True):
+        soc += _stored_kwh(rate, h, leg)
+        out.append(soc)
+    return out
 
 
 def _rate_up(base: float, room_kwh: float, h: float, leg: float) -> float:
@@ -118,16 +152,6 @@ def _rate_down(base: float, room_kwh: float, h: float, leg: float) -> float:
 class Battery(Personality[BatteryPreferences]):
     """Forecast = expected price per interval; intervals without one are not traded."""
 
-    def _change(self, rate_kw: float, duration_h: float) -> float:
-        return stored_energy_change_kwh(self.preferences, rate_kw, duration_h)
-
-    def _trajectory(self, soc0: float, rates: list[float], hs: list[float]) -> list[float]:
-        soc, out = soc0, []
-        for rate, h in zip(rates, hs, strict=True):
-            soc += stored_energy_change_kwh(self.preferences, rate, h)
-            out.append(soc)
-        return out
-
     def _floor(self, state: BatteryState) -> float:
         p = self.preferences
         return float(p.soc_min_kwh if state.islanded else max(p.soc_min_kwh, p.reserve_kwh))
@@ -147,15 +171,15 @@ class Battery(Personality[BatteryPreferences]):
 
         ``intervals`` is the horizon (the check runs to its end); ``interval`` one of them.
         """
-        ordered = sorted(intervals)
+        ordered = _in_order(intervals)
         t = ordered.index(interval)
         p = self.preferences
-        leg = math.sqrt(float(p.round_trip_efficiency))
+        leg = _leg(p)
         hs = [iv.duration / _HOUR for iv in ordered]
         held = [-float(positions.get(iv, _ZERO)) for iv in ordered]
         calls = [float(state.written_calls_kw.get(iv, _ZERO)) for iv in ordered]
-        low = self._trajectory(
-            float(state.soc_kwh), self._worst(held, [0.0] * len(held), calls), hs
+        low = _trajectory(
+            float(state.soc_kwh), self._worst(held, [0.0] * len(held), calls), hs, leg
         )
         room = min(s - self._floor(state) - _MARGIN_KWH for s in low[t:])
         base = held[t] - calls[t]
@@ -175,37 +199,43 @@ class Battery(Personality[BatteryPreferences]):
         p = self.preferences
         n = len(intervals)
         buys, sells = [0.0] * n, [0.0] * n
-        known = [forecast[iv] for iv in intervals if iv in forecast]
+        # Each forecast is read once, by index: an Interval key hashes in Python.
+        prices = [forecast.get(iv) for iv in intervals]
+        known = [f for f in prices if f is not None]
         if not known:
             return buys, sells, _ZERO, _ZERO
         value = sum(known, _ZERO) / len(known)
         bid = price(value * p.round_trip_efficiency)
         offer = max(price(value / p.round_trip_efficiency), bid + _PRICE_STEP)
-        leg = math.sqrt(float(p.round_trip_efficiency))
+        leg = _leg(p)
         hs = [iv.duration / _HOUR for iv in intervals]
-        held = [-float(positions.get(iv, _ZERO)) for iv in intervals]
-        calls = [float(state.written_calls_kw.get(iv, _ZERO)) for iv in intervals]
+        held = [-float(positions.get(iv, _ZERO)) for iv in intervals] if positions else [-0.0] * n
+        written = state.written_calls_kw
+        calls = [float(written.get(iv, _ZERO)) for iv in intervals] if written else [0.0] * n
         soc0 = float(state.soc_kwh)
         floor = self._floor(state)
         ceiling = float(p.soc_max_kwh)
-        cheap = sorted((forecast[iv], t) for t, iv in enumerate(intervals) if iv in forecast)
-        high = self._trajectory(soc0, held, hs)
+        max_charge_kw, max_discharge_kw = float(p.max_charge_kw), float(p.max_discharge_kw)
+        cheap = sorted((f, t) for t, f in enumerate(prices) if f is not None)
+        high = _trajectory(soc0, held, hs, leg)
         for _, t in cheap:
-            want = float(p.max_charge_kw) - held[t]
+            base, h = held[t], hs[t]
+            want = max_charge_kw - base
             room = ceiling - _MARGIN_KWH - max(high[t:])
             if want > 0 and room > 0:
-                buys[t] = min(want, _rate_up(held[t], room, hs[t], leg))
-                gain = self._change(held[t] + buys[t], hs[t]) - self._change(held[t], hs[t])
+                buys[t] = rate = min(want, _rate_up(base, room, h, leg))
+                gain = _stored_kwh(base + rate, h, leg) - _stored_kwh(base, h, leg)
                 high[t:] = [s + gain for s in high[t:]]
-        dear = sorted((-forecast[iv], t) for t, iv in enumerate(intervals) if iv in forecast)
+        dear = sorted((-f, t) for t, f in enumerate(prices) if f is not None)
         worst = self._worst(held, sells, calls)
-        low = self._trajectory(soc0, worst, hs)
+        low = _trajectory(soc0, worst, hs, leg)
         for _, t in dear:
-            want = worst[t] + float(p.max_discharge_kw)
+            base, h = worst[t], hs[t]
+            want = base + max_discharge_kw
             room = min(low[t:]) - floor - _MARGIN_KWH
             if want > 0 and room > 0:
-                sells[t] = min(want, _rate_down(worst[t], room, hs[t], leg))
-                loss = self._change(worst[t], hs[t]) - self._change(worst[t] - sells[t], hs[t])
+                sells[t] = rate = min(want, _rate_down(base, room, h, leg))
+                loss = _stored_kwh(base, h, leg) - _stored_kwh(base - rate, h, leg)
                 low[t:] = [s - loss for s in low[t:]]
         return buys, sells, bid, offer
 
@@ -217,15 +247,20 @@ class Battery(Personality[BatteryPreferences]):
         forecast: Forecast,
         positions: Positions,
     ) -> list[Tender]:
-        ordered = sorted(intervals)
+        ordered = _in_order(intervals)
         buys, sells, bid, offer = self.plan(ordered, state, forecast, positions)
+        party = self.party
+        if not (bid.is_finite() and offer.is_finite()):
+            raise PriceError(f"battery {party}: bid {bid} and offer {offer} must be finite")
         out: list[Tender] = []
-        for t, interval in enumerate(ordered):
-            prefix = tender_prefix(self.party, now, interval)
-            for side, quantity, at in ((Side.BUY, buys[t], bid), (Side.SELL, sells[t], offer)):
-                rate = kw(quantity)
-                if rate > 0:
-                    out.append(Tender(f"{prefix}:{side}", self.party, side, interval, at, rate))
+        # A rate that rounds to more than zero is a valid tender quantity, the bid and
+        # offer are finite and the party was checked: the tenders need no further checks.
+        prefixes = round_prefixes(party, now, ordered)
+        for interval, prefix, buy, sell in zip(ordered, prefixes, buys, sells, strict=True):
+            if buy >= _KW_STEP and (rate := kw(buy)) > 0:
+                out.append(trusted_tender(f"{prefix}:BUY", party, _BUY, interval, bid, rate))
+            if sell >= _KW_STEP and (rate := kw(sell)) > 0:
+                out.append(trusted_tender(f"{prefix}:SELL", party, _SELL, interval, offer, rate))
         return out
 
     def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
