@@ -22,9 +22,10 @@ from market.agents.base import (
     PositionCurve,
     Positions,
     Setpoint,
+    block_tender,
     curve_tenders,
     price,
-    tender_prefix,
+    round_prefixes,
 )
 from market.temix import Interval, Side, Tender
 
@@ -32,6 +33,7 @@ __all__ = ["Generator", "GeneratorPreferences", "GeneratorState"]
 
 _ZERO = Decimal(0)
 _SECOND = timedelta(seconds=1)
+_SELL = Side.SELL
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,27 +85,22 @@ class Generator(Personality[GeneratorPreferences]):
         forecast: Forecast,
         positions: Positions,
     ) -> list[Tender]:
-        p = self.preferences
+        p, party, band = self.preferences, self.party, self.band
+        # Two curves serve every running interval: made once, checked once per interval.
+        free = PositionCurve(_ZERO, ((p.fuel_cost, p.max_kw - _ZERO),))
+        must_run = PositionCurve(p.min_kw, ((p.fuel_cost, p.max_kw - p.min_kw),))
+        start_price = p.start_price if not state.running else None
         out: list[Tender] = []
-        for interval in intervals:
-            held = positions.get(interval, _ZERO)
-            prefix = tender_prefix(self.party, now, interval)
-            if not state.running and held <= 0:
+        for interval, prefix in zip(intervals, round_prefixes(party, now, intervals), strict=True):
+            held = positions.get(interval, _ZERO) if positions else _ZERO
+            if start_price is not None and held <= 0:
+                quantity = p.max_kw - held
                 out.append(
-                    Tender(
-                        f"{prefix}:start",
-                        self.party,
-                        Side.SELL,
-                        interval,
-                        p.start_price,
-                        p.max_kw - held,
-                        all_or_none=True,
-                    )
+                    block_tender(f"{prefix}:start", party, _SELL, interval, start_price, quantity)
                 )
                 continue
-            base = p.min_kw if self._must_run(state, interval) else _ZERO
-            curve = PositionCurve(base, ((p.fuel_cost, p.max_kw - base),))
-            out += curve_tenders(self.party, interval, curve, held, self.band, prefix)
+            curve = must_run if self._must_run(state, interval) else free
+            out += curve_tenders(party, interval, curve, held, band, prefix)
         return out
 
     def setpoint(self, interval: Interval, position_kw: Decimal) -> Setpoint:
