@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, Context, Decimal
+from fractions import Fraction
+from functools import lru_cache
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from market.clearing import DEFAULT_PRICE_CAP, DEFAULT_PRICE_FLOOR, PRICE_SCALE, QUANTITY_SCALE
@@ -434,9 +436,17 @@ def draw_setpoint(
 
 
 _HOURS_CONTEXT = Context(prec=28)
+_HOUR_US = 3_600_000_000
 
 
 def hours(interval: Interval) -> Decimal:
     """Interval length in hours as a Decimal (28 digits whatever the caller's context;
     exact for whole quarter hours)."""
-    return _HOURS_CONTEXT.divide(Decimal(interval.hours.numerator), interval.hours.denominator)
+    return _hours(interval.duration_us)
+
+
+@lru_cache(maxsize=64)
+def _hours(duration_us: int) -> Decimal:
+    """A market has a handful of durations: each one's hours are worked out once."""
+    length = Fraction(duration_us, _HOUR_US)
+    return _HOURS_CONTEXT.divide(Decimal(length.numerator), length.denominator)

@@ -31,6 +31,8 @@ from market.temix import Interval, Tender, instant_us
 __all__ = ["EvCharger", "EvPreferences", "EvSession"]
 
 _ZERO = Decimal(0)
+_UNPLANNED = PositionCurve.flat(-_ZERO)
+"""The curve of every interval outside the plan: one object, so a round reuses its tenders."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ class EvCharger(Personality[EvPreferences]):
 
         def curve(interval: Interval) -> PositionCurve:
             rate = plan.get(interval, _ZERO)
+            if rate is _ZERO:
+                return _UNPLANNED
             if urgent or rate == 0:
                 return PositionCurve.flat(-rate)
             return PositionCurve(-rate, ((max_price, rate),))

@@ -20,6 +20,8 @@ from market.temix import Interval, Tender
 __all__ = ["PvArray", "PvPreferences"]
 
 _ZERO = Decimal(0)
+_DARK = PositionCurve(_ZERO)
+"""The curve of every interval without output: one object, so a round reuses its tenders."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +53,9 @@ class PvArray(Personality[PvPreferences]):
 
         def curve(interval: Interval) -> PositionCurve:
             available_kw = min(forecast.get(interval, _ZERO), p.rated_kw)
-            steps = ((p.marginal_cost, available_kw),) if available_kw > 0 else ()
-            return PositionCurve(_ZERO, steps)
+            if available_kw > 0:
+                return PositionCurve(_ZERO, ((p.marginal_cost, available_kw),))
+            return _DARK
 
         return self.curve_round(now, intervals, positions, curve)
 
