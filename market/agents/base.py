@@ -191,24 +191,25 @@ def _curve_terms(
         return ()
     if len(steps) == 1:
         ((step_price, delta),) = steps
-        if not (delta > 0 and step_price.is_finite()):
+        if not (delta > _ZERO and step_price.is_finite()):
             raise _bad_step(party, interval, step_price, delta)
         after = base + delta
         if not (after.is_finite() and current_kw.is_finite()):
             raise _not_finite(party, interval, base, current_kw)
-        if current_kw > base:  # buys the step (and any excess above it back at the cap)
-            held_in = min(after, current_kw) - base
+        # min() and max() of the general path are resolved by the comparisons made here
+        # (on a tie they return their first argument).
+        if current_kw > base:  # inside the step: buys it (and any excess back at the cap)
             if current_kw > after:
-                return ((_BUY, band.cap, current_kw - after), (_BUY, step_price, held_in))
+                return ((_BUY, band.cap, current_kw - after), (_BUY, step_price, after - base))
             if after > current_kw:
                 ask = step_price + _PRICE_QUANTUM
-                return ((_BUY, step_price, held_in), (_SELL, ask, after - current_kw))
-            return ((_BUY, step_price, held_in),)
+                return ((_BUY, step_price, current_kw - base), (_SELL, ask, after - current_kw))
+            return ((_BUY, step_price, after - base),)
         ask = step_price + _NO_QUANTUM
         if base > current_kw:
             return ((_SELL, band.floor, base - current_kw), (_SELL, ask, after - base))
-        if after > current_kw:
-            return ((_SELL, ask, after - max(base, current_kw)),)
+        if after > current_kw:  # current_kw == base
+            return ((_SELL, ask, after - base),)
         return ()
     return _steps_terms(party, interval, curve, current_kw, band)
 
