@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from market.agents.base import (
@@ -46,7 +46,9 @@ __all__ = ["Battery", "BatteryPreferences", "BatteryState", "stored_energy_chang
 _ZERO = Decimal(0)
 _MARGIN_KWH = 1e-6
 _PRICE_STEP = Decimal("0.000001")
-_HOUR = timedelta(hours=1)
+_HOUR_US = 3_600_000_000
+"""Microseconds per hour: ``duration_us / _HOUR_US`` is the float ``duration / 1 h`` gives
+(both divide the same integers), without a timedelta division per interval."""
 _BUY, _SELL = Side.BUY, Side.SELL
 _KW_STEP = 1e-6
 """Just under one micro-kW as a float: a smaller rate rounds down to no tender (the plan
@@ -175,7 +177,7 @@ class Battery(Personality[BatteryPreferences]):
         t = ordered.index(interval)
         p = self.preferences
         leg = _leg(p)
-        hs = [iv.duration / _HOUR for iv in ordered]
+        hs = [iv.duration_us / _HOUR_US for iv in ordered]
         held = [-float(positions.get(iv, _ZERO)) for iv in ordered]
         calls = [float(state.written_calls_kw.get(iv, _ZERO)) for iv in ordered]
         low = _trajectory(
@@ -208,7 +210,7 @@ class Battery(Personality[BatteryPreferences]):
         bid = price(value * p.round_trip_efficiency)
         offer = max(price(value / p.round_trip_efficiency), bid + _PRICE_STEP)
         leg = _leg(p)
-        hs = [iv.duration / _HOUR for iv in intervals]
+        hs = [iv.duration_us / _HOUR_US for iv in intervals]
         held = [-float(positions.get(iv, _ZERO)) for iv in intervals] if positions else [-0.0] * n
         written = state.written_calls_kw
         calls = [float(written.get(iv, _ZERO)) for iv in intervals] if written else [0.0] * n
