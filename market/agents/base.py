@@ -285,19 +285,26 @@ def tender_prefix(party: str, now: datetime, interval: Interval) -> str:
 
 class _RoundStems:
     """The id stems (``tender_prefix`` without the party) of the last horizon asked for:
-    every agent of a round asks for the same one (the same list object), so it is built
-    once per round, not once per agent."""
+    every agent of a round asks for the same one (the same list object at the same
+    ``now``), so it is built once per round, not once per agent.
+
+    ``now`` must match as written, not only as an instant: 02:00Z and 03:00+01:00 are
+    equal datetimes (and a fall-back hour's two 01:30s in one zone too) but ids show the
+    offset.
+    """
 
     def __init__(self) -> None:
-        self._last: tuple[Sequence[Interval], datetime, list[str]] | None = None
+        self._last: tuple[Sequence[Interval], datetime, str, list[str]] | None = None
 
     def __call__(self, now: datetime, intervals: Sequence[Interval]) -> list[str]:
         last = self._last
-        if last is not None and last[0] is intervals and last[1] == now:
-            return last[2]
-        at = f"@{now.isoformat()}/"
-        stems = [f"{at}{iv}" for iv in intervals]
-        self._last = (intervals, now, stems)
+        if last is not None and last[0] is intervals and last[1] is now:
+            return last[3]
+        written = now.isoformat()
+        if last is not None and last[0] is intervals and last[2] == written:
+            return last[3]
+        stems = [f"@{written}/{iv}" for iv in intervals]
+        self._last = (intervals, now, written, stems)
         return stems
 
 
