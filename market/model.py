@@ -263,12 +263,20 @@ _TRANSACTION_TWIN = _unchecked_twin(Transaction)
 
 
 def trusted_tender(
-    tender_id: str, party: str, side: Side, interval: Interval, price: Decimal, quantity: Decimal
+    tender_id: str,
+    party: str,
+    side: Side,
+    interval: Interval,
+    price: Decimal,
+    quantity: Decimal,
+    all_or_none: bool = False,
 ) -> Tender:
     """A :class:`Tender` built without checks, for callers that guarantee every rule:
-    non-empty ids, a :class:`Side`, an :class:`Interval`, a finite price and a positive
-    finite quantity (the agents' curves, which are checked once)."""
+    non-empty ids, a :class:`Side`, an :class:`Interval`, a finite price, a positive
+    finite quantity and a bool flag (the agents' curves, which are checked once)."""
     tender = _TENDER_TWIN(tender_id, party, side, interval, price, quantity)
+    if all_or_none:
+        tender.all_or_none = True
     tender.__class__ = Tender
     return tender  # type: ignore[no-any-return]
 

@@ -267,15 +267,13 @@ def block_tender(
 
     The caller guarantees the ids, side and interval; the price and quantity are checked
     here with the tender's own checks (and error texts), which is all of its validation
-    an agent's block needs — at a fraction of the cost. ``trusted_tender`` takes no flag.
+    an agent's block needs — at a fraction of the cost.
     """
     if not (type(price) is Decimal and price.is_finite()):
         price = check_price(price, f"price of tender {tender_id}")
     if not (type(quantity) is Decimal and quantity.is_finite() and quantity > 0):
         quantity = check_quantity(quantity, f"quantity of tender {tender_id}")
-    tender = trusted_tender(tender_id, party, side, interval, price, quantity)
-    object.__setattr__(tender, "all_or_none", True)  # frozen; set before anyone sees it
-    return tender
+    return trusted_tender(tender_id, party, side, interval, price, quantity, all_or_none=True)
 
 
 def tender_prefix(party: str, now: datetime, interval: Interval) -> str:

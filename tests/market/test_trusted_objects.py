@@ -27,6 +27,12 @@ def test_a_trusted_tender_is_a_frozen_tender_equal_to_the_checked_one() -> None:
         fast.quantity = D(1)  # type: ignore[misc]
 
 
+def test_a_trusted_all_or_none_tender_equals_the_checked_one() -> None:
+    fast = trusted_tender("g1", "gen", Side.SELL, HOUR, D("0.3"), D(40), all_or_none=True)
+    checked = Tender("g1", "gen", Side.SELL, HOUR, D("0.3"), D(40), all_or_none=True)
+    assert type(fast) is Tender and fast == checked and fast.all_or_none is True
+
+
 def test_a_trusted_transaction_accepts_part_of_a_tender_like_the_checked_one() -> None:
     tender = Tender("t1", "pv", Side.SELL, HOUR, D("0.05"), D(30))
     [fast] = trusted_transactions([tender], [D(12)], "operator", D("0.07"), HOUR.start)
