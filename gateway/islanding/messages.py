@@ -77,7 +77,6 @@ class AlarmCode(StrEnum):
     ISLAND_OVERLOADED = "ISL-ISLAND-OVERLOADED"
     BATTERY_NEAR_RESERVE = "ISL-BATTERY-NEAR-RESERVE"
     SYNC_CHECK_NOT_MET = "ISL-SYNC-CHECK-NOT-MET"
-    LOCKOUT = "ISL-LOCKOUT"
 
 
 def per_unit(volts: Sequence[float | None] | None, nominal_v: float) -> tuple[float, ...] | None:
