@@ -30,6 +30,7 @@ from market.agents.base import DEFAULT_BAND, BoundAgent, Participant, PriceBand
 from market.clearing import DEFAULT_OPERATOR, ClearingResult, ExternalTenders, clear
 from market.collector import paused_collection
 from market.temix import Interval, IntervalError, PositionBook, Tender, Transaction
+from market.transaction_log import TransactionLog
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -174,13 +175,14 @@ class Micromarket:
         self.operator = operator
         self.band = band
         self.book = PositionBook()
-        self.transactions: list[Transaction] = []
+        self.transactions = TransactionLog()
+        """Booked transactions, kept for settlement until :meth:`forget_before`."""
 
     def add_transaction(self, transaction: Transaction) -> None:
         """Book a transaction made outside the auction (e.g. an option exercise, or one
         read back from the ledger after a restart)."""
         self.book.add(transaction)
-        self.transactions.append(transaction)
+        self.transactions.add(transaction)
 
     def _book_all(self, transactions: Sequence[Transaction]) -> None:
         self.book.add_all(transactions)
@@ -188,17 +190,14 @@ class Micromarket:
 
     def transactions_covering(self, interval: Interval) -> list[Transaction]:
         """Every booked transaction whose interval contains ``interval`` (for settlement)."""
-        return [t for t in self.transactions if t.interval.contains(interval)]
+        return self.transactions.covering(interval)
 
     def forget_before(self, instant: datetime) -> int:
         """Drop booked transactions whose interval ended by ``instant`` (once settled).
 
         Positions are unaffected (the book keeps its sums); returns how many were dropped.
         """
-        kept = [t for t in self.transactions if t.interval.end > instant]
-        dropped = len(self.transactions) - len(kept)
-        self.transactions = kept
-        return dropped
+        return self.transactions.forget_before(instant)
 
     def positions(self, party: str, intervals: Sequence[Interval]) -> Mapping[Interval, Decimal]:
         """A party's position on each interval (empty when it holds nothing)."""

@@ -60,6 +60,8 @@ class ExternalSide(Protocol):
 
     def transactions_covering(self, interval: Interval) -> list[Transaction]: ...
 
+    def forget_before(self, instant: datetime) -> int: ...
+
     async def refresh(self, now: datetime, intervals: Sequence[Interval]) -> None: ...
 
     def orders_for(
@@ -105,7 +107,6 @@ class MarketOperator:
     market_id: str
     islanded: bool = False
     recent_prices: list[Decimal] = field(default_factory=list)
-    transactions: list[Transaction] = field(default_factory=list)
     meter: EnergyMeter = field(init=False)
     last_round: RoundResult | None = None
     prices: dict[Interval, Decimal] = field(default_factory=dict)
@@ -122,7 +123,6 @@ class MarketOperator:
         for transaction in transactions:
             if transaction.party == self.party or transaction.counterparty == self.party:
                 self.market.add_transaction(transaction)
-                self.transactions.append(transaction)
 
     def _external(self, interval: Interval) -> ExternalTenders | None:
         if self.islanded or self.external is None:
@@ -186,7 +186,6 @@ class MarketOperator:
             order_entries)
         await self.writer.commit(entries, now)
         lap("ledger")
-        self.transactions.extend(new)
         self.last_round = result
         current = result.results[0]
         for r in result.results:
@@ -217,7 +216,7 @@ class MarketOperator:
         external_party = self.external.counterparty if self.external else None
         metered = self.meter.take(interval, [*parties, *([external_party] if external_party
                                                          else [])])
-        transactions = [t for t in self.transactions if t.interval.contains(interval)]
+        transactions = self.market.transactions_covering(interval)
         if self.external is not None:
             transactions += self.external.transactions_covering(interval)
         price = self._realtime_price(interval)
@@ -255,7 +254,8 @@ class MarketOperator:
     def _forget_before(self, end: datetime) -> None:
         horizon = end - timedelta(days=1)
         self.market.forget_before(horizon)
-        self.transactions = [t for t in self.transactions if t.interval.end > horizon]
+        if self.external is not None:
+            self.external.forget_before(horizon)
         self.prices = {iv: p for iv, p in self.prices.items() if iv.end > horizon}
 
 

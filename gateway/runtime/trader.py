@@ -43,6 +43,7 @@ from market.cts import (
     encode,
 )
 from market.temix import Delivery, Interval, PositionBook, Side, Tender, Transaction
+from market.transaction_log import TransactionLog
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,8 @@ class Trader:
         self.import_limit_kw = site.pcc_import_limit_kw
         self.export_limit_kw = site.pcc_export_limit_kw
         self.book = PositionBook()
-        self.transactions: list[Transaction] = []
+        self.transactions = TransactionLog()
+        """Contracted with the counterparty, kept for settlement until :meth:`forget_before`."""
         self.pending: dict[str, CreateTransaction] = {}
         self.unsquared: set[Interval] = set()
         """Near intervals the trader has not squared in full at its last try: no standing
@@ -138,7 +140,7 @@ class Trader:
                 tx.party, tx.counterparty
             ):
                 self.book.add(tx)
-                self.transactions.append(tx)
+                self.transactions.add(tx)
         answered = {tx.transaction_id for tx in self.transactions} | set(refused)
         for order in orders:
             tx_id = order.transaction.transaction_id
@@ -262,7 +264,13 @@ class Trader:
         return None
 
     def transactions_covering(self, interval: Interval) -> list[Transaction]:
-        return [t for t in self.transactions if t.interval.contains(interval)]
+        return self.transactions.covering(interval)
+
+    def forget_before(self, instant: datetime) -> int:
+        """Drop contracted transactions whose interval ended by ``instant`` (settled long
+        ago; positions keep their sums). Without it the list grew by every order for as
+        long as the gateway ran, and every settlement scanned all of it."""
+        return self.transactions.forget_before(instant)
 
     def contracted_import_kw(self, interval: Interval) -> Decimal:
         return -self.book.position(self.party, interval)
@@ -387,7 +395,7 @@ class Trader:
 
     async def _record(self, tx: Transaction) -> None:
         self.book.add(tx)
-        self.transactions.append(tx)
+        self.transactions.add(tx)
         sides = self.standing.get(tx.interval, {})
         tender = sides.get(tx.side)
         if tender is not None and tender.tender_id == tx.tender_id:
