@@ -379,17 +379,14 @@ def _run(book: _Book, floor_u: int, cap_u: int) -> AuctionOutcome:
 
 
 def _split_all_or_none(
-    book: _Book,
-    buy_fills: Mapping[int, int],
-    sell_fills: Mapping[int, int],
-    outcome: AuctionOutcome,
+    book: _Book, buy_fills: Mapping[int, int], outcome: AuctionOutcome
 ) -> set[str]:
     """Ids of all-or-none tenders filled in part. Only the marginal price level can be
     filled in part (and rationing changes only it), so only its members are looked at."""
     split: set[str] = set()
     for tenders, qty, fills, (level, _) in (
         (book.buys, book.buy_qty, buy_fills, outcome.buy_level),
-        (book.sells, book.sell_qty, sell_fills, outcome.sell_level),
+        (book.sells, book.sell_qty, outcome.sell_fills, outcome.sell_level),
     ):
         for i in level:
             if i < len(tenders) and tenders[i].all_or_none and 0 < fills.get(i, 0) < qty[i]:
@@ -437,7 +434,7 @@ def clear(
         book = _book(buys, sells, ext)
         outcome = _run(book, floor_u, cap_u)
         buy_fills, shed = _allocate(book, outcome, priorities, cap_u)
-        split = _split_all_or_none(book, buy_fills, outcome.sell_fills, outcome)
+        split = _split_all_or_none(book, buy_fills, outcome)
         if not split:
             break
         withdrawn += [t for t in buys if t.tender_id in split and t.price >= price_cap]
