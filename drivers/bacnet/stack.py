@@ -34,6 +34,7 @@ from bacpypes3.primitivedata import Atomic, Null, ObjectIdentifier
 from bacpypes3.vendor import get_vendor_info
 
 from drivers.bacnet.ports import claim_udp_port
+from drivers.bounded import bounded
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +215,14 @@ class BacnetStack:
         return self._process_ids
 
     async def call(self, awaitable: Any, timeout_s: float) -> Any:
-        """Await one bacpypes3 request; translate its BaseException answers and timeouts."""
+        """Await one bacpypes3 request; translate its BaseException answers and timeouts.
+
+        Bounded with :func:`drivers.bounded.bounded`, not ``asyncio.wait_for`` (which waits
+        for a cancelled request to unwind): once in CI a BACnet zone's poll loop and the
+        islanding loop (which sheds that zone) both ignored their stop for 10 s while PCC
+        readings went stale — a request that ignores its cancellation must not hold them."""
         try:
-            return await asyncio.wait_for(awaitable, timeout_s)
+            return await bounded(awaitable, timeout_s, "BACnet request")
         except ErrorRejectAbortNack as err:
             raise _translate(err) from None
         except TimeoutError:
@@ -279,7 +285,7 @@ class BacnetStack:
                      address: str | None = None) -> list[tuple[int, str]]:
         """Who-Is (global, or to one address); (device instance, address) of each I-Am."""
         future = self.app.who_is(low, high, Address(address) if address else None, timeout_s)
-        answers = await asyncio.wait_for(future, timeout_s + 1.0)
+        answers = await bounded(future, timeout_s + 1.0, "BACnet Who-Is")
         found = {(int(a.iAmDeviceIdentifier[1]), str(a.pduSource)) for a in answers or []}
         return sorted(found)
 
