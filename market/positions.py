@@ -85,15 +85,12 @@ class PositionBook:
 
         The legs of each counterparty are summed per interval before they are booked: in a
         round one operator is the counterparty of every fill, so its index is touched once
-        per interval instead of once per transaction. Consecutive transactions on the same
-        interval object (a clearing result's) share its lookups.
+        per interval instead of once per transaction.
         """
         counter_legs: dict[tuple[str, int, int], Decimal] = {}
         count = 0
         sell = Side.SELL
-        by_party, index_of = self._by_party, self._index
-        last_interval: Interval | None = None
-        start_us = duration_us = 0
+        index_of = self._index
         for transaction in transactions:
             count += 1
             product = transaction.product
@@ -102,20 +99,13 @@ class PositionBook:
             quantity = transaction.quantity
             signed = quantity if transaction.side is sell else -quantity
             interval = transaction.interval
-            if interval is not last_interval:
-                last_interval = interval
-                start_us, duration_us = interval.start_us, interval.duration_us
-            party = transaction.party
-            by_duration = by_party.get(party)
-            index = None if by_duration is None else by_duration.get(duration_us)
-            if index is None:
-                index = index_of(party, duration_us)
-            index.add(start_us, signed)
+            start_us, duration_us = interval.start_us, interval.duration_us
+            index_of(transaction.party, duration_us).add(start_us, signed)
             key = (transaction.counterparty, duration_us, start_us)
             leg = counter_legs.get(key)
             counter_legs[key] = -signed if leg is None else leg - signed
-        for (counterparty, duration_us, start_us), signed in counter_legs.items():
-            index_of(counterparty, duration_us).add(start_us, signed)
+        for (party, duration_us, start_us), signed in counter_legs.items():
+            index_of(party, duration_us).add(start_us, signed)
         self._count += count
 
     def _index(self, party: str, duration_us: int) -> _DurationIndex:

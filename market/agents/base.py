@@ -278,7 +278,12 @@ def block_tender(
 
 def tender_prefix(party: str, now: datetime, interval: Interval) -> str:
     """Unique, readable id stem for one agent's tenders on one interval in one round."""
-    return f"{party}@{now.isoformat()}/{interval}"
+    return party + _stem(now.isoformat(), interval)
+
+
+def _stem(now_written: str, interval: Interval) -> str:
+    """The part of :func:`tender_prefix` after the party (the one place its format lives)."""
+    return f"@{now_written}/{interval}"
 
 
 class _RoundStems:
@@ -301,7 +306,7 @@ class _RoundStems:
         written = now.isoformat()
         if last is not None and last[0] is intervals and last[2] == written:
             return last[3]
-        stems = [f"@{written}/{iv}" for iv in intervals]
+        stems = [_stem(written, iv) for iv in intervals]
         self._last = (intervals, now, written, stems)
         return stems
 
