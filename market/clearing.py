@@ -17,7 +17,15 @@ integer micro-units, runs the auction and turns fills into TeMIX transactions.
   so no buy is ever filled above its price nor a sell below it.
 - ``price_floor``/``price_cap`` bound the price in both modes; buys above the cap bid the
   cap (a critical load "buys at any price up to the cap"), sells below the floor ask it.
-- Islanded (``islanded=True``) the external tenders are ignored. If the price reaches the
+- Islanded (``islanded=True``) the external tenders are ignored, and so is the grid that
+  backed the building's trades: ``held_import_kw``, the net import already traded for the
+  interval (the operator's position), can no longer arrive. The operator therefore buys it
+  (in whole watts) inside the building at the cap (a held net export: sells it at the
+  floor), so sellers cover it or flexible buyers sell back; the positions that set the
+  devices' operating levels then add up to what the island itself supplies. This cover
+  is served before new demand at the cap; any part of it the island cannot supply is
+  reported as shed (party: the operator, tender id ``island-cover``), and any held export
+  it cannot absorb as a curtailment. If the price reaches the
   cap with demand left unserved (in an island, or grid-connected when the PCC limits
   bind), the buys at the cap are rationed by priority (party →
   integer, higher = more important, default 0): the lowest priority is shed first, pro rata
@@ -91,6 +99,9 @@ _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 caller's context — 28 digits by default — could round a long price up before ``floor``)."""
 _IMPORT_ID = "external-import"
 _EXPORT_ID = "external-export"
+_COVER_ID = "island-cover"
+_WATT_U = QUANTITY_SCALE // 1000
+"""One watt in micro-kW."""
 
 
 def price_units(price: Decimal, *, round_up: bool = False) -> int:
@@ -201,6 +212,9 @@ class ClearingResult:
     accepted_tenders: tuple[Tender, ...] = field(repr=False)
     accepted_units: tuple[int, ...] = field(repr=False)
     """Accepted agent tenders and, in the same order, their accepted micro-kW."""
+    island_cover_kw: Decimal = Decimal(0)
+    """Islanded: the held net import the operator bought inside the building (negative: a
+    held net export it sold inside)."""
 
     @property
     def net_import_kw(self) -> Decimal:
@@ -235,6 +249,23 @@ class ClearingResult:
         return Decimal(0)
 
 
+@dataclass(frozen=True, slots=True)
+class _OperatorLine:
+    """The operator's own order on each side, placed after the agents' orders: the
+    external counterparty's standing tenders, or (islanded) the cover of the held net
+    position. ``reported_by`` names the party whose shortfall is reported (the operator
+    for the cover; nobody for the grid's tenders, whose unused part is not a decision)."""
+
+    sell_price: int
+    sell_qty: int
+    sell_id: str
+    buy_price: int
+    buy_qty: int
+    buy_id: str
+    buy_priority: int = 0
+    reported_by: str | None = None
+
+
 @dataclass(slots=True)
 class _Book:
     buys: list[Tender]
@@ -243,16 +274,23 @@ class _Book:
     buy_qty: list[int]
     sell_prices: list[int]
     sell_qty: list[int]
+    line: _OperatorLine | None
 
     def buy_id(self, i: int) -> str:
         """Tie key of buy ``i`` (its tender id): read only at the margin, so not listed."""
         buys = self.buys
-        return buys[i].tender_id if i < len(buys) else _EXPORT_ID
+        return buys[i].tender_id if i < len(buys) else self.operator_line.buy_id
 
     def sell_id(self, i: int) -> str:
         """Tie key of sell ``i`` (its tender id)."""
         sells = self.sells
-        return sells[i].tender_id if i < len(sells) else _IMPORT_ID
+        return sells[i].tender_id if i < len(sells) else self.operator_line.sell_id
+
+    @property
+    def operator_line(self) -> _OperatorLine:
+        if self.line is None:
+            raise AssertionError("an index past the agents' orders without an operator line")
+        return self.line
 
 
 def _refuse(t: Tender, interval: Interval, operator: str) -> None:
@@ -332,7 +370,40 @@ _sell_price_units = _Units(_PS, ceil)
 _quantity_units = _Units(_QS, floor)
 
 
-def _book(buys: list[Tender], sells: list[Tender], external: ExternalTenders | None) -> _Book:
+def _external_line(external: ExternalTenders) -> _OperatorLine:
+    return _OperatorLine(
+        sell_price=price_units(external.import_price, round_up=True),
+        sell_qty=quantity_units(external.import_limit_kw),
+        sell_id=_IMPORT_ID,
+        buy_price=price_units(external.export_price),
+        buy_qty=quantity_units(external.export_limit_kw),
+        buy_id=_EXPORT_ID,
+    )
+
+
+def _cover_line(
+    held_import_kw: Decimal, floor_u: int, cap_u: int, priorities: Mapping[str, int], operator: str
+) -> _OperatorLine | None:
+    """Islanded: buy the held net import inside at the cap (sell a held export at the
+    floor), served before any new demand at the cap. Whole watts only: positions carry
+    micro-kW of rounding from the agents' plans, and a cover short by such dust would
+    set the island's price to the cap."""
+    held_u = quantity_units(abs(held_import_kw)) // _WATT_U * _WATT_U
+    if not held_u:
+        return None
+    return _OperatorLine(
+        sell_price=floor_u,
+        sell_qty=0 if held_import_kw > 0 else held_u,
+        sell_id=_COVER_ID,
+        buy_price=cap_u,
+        buy_qty=held_u if held_import_kw > 0 else 0,
+        buy_id=_COVER_ID,
+        buy_priority=max(priorities.values(), default=0) + 1,
+        reported_by=operator,
+    )
+
+
+def _book(buys: list[Tender], sells: list[Tender], line: _OperatorLine | None) -> _Book:
     book = _Book(
         buys,
         sells,
@@ -340,12 +411,13 @@ def _book(buys: list[Tender], sells: list[Tender], external: ExternalTenders | N
         _quantity_units([t.quantity for t in buys]),
         _sell_price_units([t.price for t in sells]),
         _quantity_units([t.quantity for t in sells]),
+        line,
     )
-    if external is not None:
-        book.sell_prices.append(price_units(external.import_price, round_up=True))
-        book.sell_qty.append(quantity_units(external.import_limit_kw))
-        book.buy_prices.append(price_units(external.export_price))
-        book.buy_qty.append(quantity_units(external.export_limit_kw))
+    if line is not None:
+        book.sell_prices.append(line.sell_price)
+        book.sell_qty.append(line.sell_qty)
+        book.buy_prices.append(line.buy_price)
+        book.buy_qty.append(line.buy_qty)
     return book
 
 
@@ -356,7 +428,10 @@ def _ration_by_priority(
     agents = len(book.buys)
     groups: dict[int, list[int]] = {}
     for i in level:
-        prio = priorities.get(book.buys[i].party, 0) if i < agents else 0
+        if i < agents:
+            prio = priorities.get(book.buys[i].party, 0)
+        else:
+            prio = book.operator_line.buy_priority
         groups.setdefault(prio, []).append(i)
     served: dict[int, int] = {}
     left = amount
@@ -421,17 +496,21 @@ def clear(
     priorities: Mapping[str, int] | None = None,
     operator: str = DEFAULT_OPERATOR,
     now: datetime | None = None,
+    held_import_kw: Decimal = Decimal(0),
 ) -> ClearingResult:
     """Clear ``interval`` over ``tenders`` (see the module docstring for every rule)."""
     if price_floor > price_cap:
         raise PriceError(f"price floor {price_floor} is above the price cap {price_cap}")
     floor_u, cap_u = price_units(price_floor, round_up=True), price_units(price_cap)
     buys, sells = _check(tenders, interval, operator, now)
-    ext = None if islanded else external
     priorities = priorities or {}
+    if islanded:
+        line = _cover_line(held_import_kw, floor_u, cap_u, priorities, operator)
+    else:
+        line = None if external is None else _external_line(external)
     withdrawn: list[Tender] = []
     while True:
-        book = _book(buys, sells, ext)
+        book = _book(buys, sells, line)
         outcome = _run(book, floor_u, cap_u)
         buy_fills, shed = _allocate(book, outcome, priorities, cap_u)
         split = _split_all_or_none(book, buy_fills, outcome)
@@ -464,6 +543,9 @@ def _result(
     sell_fills = dict(outcome.sell_fills)
     export_u = buy_fills.pop(n_buys, 0)
     import_u = sell_fills.pop(n_sells, 0)
+    cover_u = 0
+    if islanded:
+        cover_u, import_u, export_u = export_u - import_u, 0, 0
     buys, sells = book.buys, book.sells
     accepted = [buys[i] for i in buy_fills] + [sells[i] for i in sell_fills]
     units = [*buy_fills.values(), *sell_fills.values()]
@@ -479,6 +561,7 @@ def _result(
         executed_at=now,
         accepted_tenders=tuple(accepted),
         accepted_units=tuple(units),
+        island_cover_kw=units_to_kw(cover_u),
     )
 
 
@@ -486,15 +569,22 @@ def _shed_decisions(
     book: _Book, level: Sequence[int], served: Mapping[int, int], priorities: Mapping[str, int]
 ) -> list[ShedDecision]:
     decisions = []
+    agents = len(book.buys)
     for i in sorted(level, key=book.buy_id):
-        if i >= len(book.buys) or served[i] >= book.buy_qty[i]:
+        if served[i] >= book.buy_qty[i]:
             continue
-        t = book.buys[i]
+        if i < agents:
+            t = book.buys[i]
+            party, priority = t.party, priorities.get(t.party, 0)
+        elif (party_or_none := book.operator_line.reported_by) is not None:
+            party, priority = party_or_none, book.operator_line.buy_priority
+        else:
+            continue
         decisions.append(
             ShedDecision(
-                tender_id=t.tender_id,
-                party=t.party,
-                priority=priorities.get(t.party, 0),
+                tender_id=book.buy_id(i),
+                party=party,
+                priority=priority,
                 requested_kw=units_to_kw(book.buy_qty[i]),
                 served_kw=units_to_kw(served[i]),
             )
@@ -507,13 +597,18 @@ def _curtailments(book: _Book, outcome: AuctionOutcome) -> list[Curtailment]:
     result = []
     for i in sorted(level, key=book.sell_id):
         accepted = outcome.sell_fills.get(i, 0)
-        if i >= len(book.sells) or accepted >= book.sell_qty[i]:
+        if accepted >= book.sell_qty[i]:
             continue
-        t = book.sells[i]
+        if i < len(book.sells):
+            party = book.sells[i].party
+        elif (reporter := book.operator_line.reported_by) is not None:
+            party = reporter
+        else:
+            continue
         result.append(
             Curtailment(
-                tender_id=t.tender_id,
-                party=t.party,
+                tender_id=book.sell_id(i),
+                party=party,
                 offered_kw=units_to_kw(book.sell_qty[i]),
                 accepted_kw=units_to_kw(accepted),
             )

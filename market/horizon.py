@@ -259,6 +259,7 @@ class Micromarket:
                 priorities=priorities,
                 operator=self.operator,
                 now=now,
+                held_import_kw=self.net_import_kw(interval) if islanded else Decimal(0),
             )
             self._book_all(result.transactions)
             results.append(result)

@@ -14,6 +14,11 @@ Plan (each round, from the state of charge now and the positions already held):
   and a sell both accepted) lies between the two. Quantities round down.
 - ``floor`` is ``reserve_kwh`` (energy kept for islanding) while grid-connected and
   ``soc_min_kwh`` when islanded — the island may use the reserve.
+- Islanded, the room goes to the soonest intervals first, and an interval's room counts
+  the positions held up to its end only: positions held later were traded with the
+  grid in mind, and the island re-clears each of them when its turn comes (the market
+  operator buys back what can no longer be delivered), so they must not keep the battery
+  from carrying the island now.
 - Call options it has written and not yet had exercised count as sold in the worst case
   (lower bound and discharge power), so their capacity is never planned away;
   :meth:`Battery.call_capacity_kw` is what it may still write on an interval.
@@ -190,6 +195,21 @@ class Battery(Personality[BatteryPreferences]):
             return _ZERO
         return kw(min(want, _rate_down(base, room, hs[t], leg)))
 
+    @staticmethod
+    def _room_order(
+        prices: list[Decimal | None], state: BatteryState
+    ) -> tuple[list[int], list[int]]:
+        """Intervals in the order charging and discharging room is handed out: cheapest
+        and dearest forecast first; islanded, soonest first for both — the island needs
+        its storage now, and a forecast grid price is no use without the grid."""
+        known = [(t, f) for t, f in enumerate(prices) if f is not None]
+        if state.islanded:
+            soonest = [t for t, _ in known]
+            return soonest, soonest
+        cheap = [t for _, t in sorted((f, t) for t, f in known)]
+        dear = [t for _, t in sorted((-f, t) for t, f in known)]
+        return cheap, dear
+
     def plan(
         self,
         intervals: Sequence[Interval],
@@ -218,23 +238,23 @@ class Battery(Personality[BatteryPreferences]):
         floor = self._floor(state)
         ceiling = float(p.soc_max_kwh)
         max_charge_kw, max_discharge_kw = float(p.max_charge_kw), float(p.max_discharge_kw)
-        cheap = sorted((f, t) for t, f in enumerate(prices) if f is not None)
+        cheap, dear = self._room_order(prices, state)
+        islanded = state.islanded
         high = _trajectory(soc0, held, hs, leg)
-        for _, t in cheap:
+        for t in cheap:
             base, h = held[t], hs[t]
             want = max_charge_kw - base
-            room = ceiling - _MARGIN_KWH - max(high[t:])
+            room = ceiling - _MARGIN_KWH - (high[t] if islanded else max(high[t:]))
             if want > 0 and room > 0:
                 buys[t] = rate = min(want, _rate_up(base, room, h, leg))
                 gain = _stored_kwh(base + rate, h, leg) - _stored_kwh(base, h, leg)
                 high[t:] = [s + gain for s in high[t:]]
-        dear = sorted((-f, t) for t, f in enumerate(prices) if f is not None)
         worst = self._worst(held, sells, calls)
         low = _trajectory(soc0, worst, hs, leg)
-        for _, t in dear:
+        for t in dear:
             base, h = worst[t], hs[t]
             want = base + max_discharge_kw
-            room = min(low[t:]) - floor - _MARGIN_KWH
+            room = (low[t] if islanded else min(low[t:])) - floor - _MARGIN_KWH
             if want > 0 and room > 0:
                 sells[t] = rate = min(want, _rate_down(base, room, h, leg))
                 loss = _stored_kwh(base, h, leg) - _stored_kwh(base - rate, h, leg)

@@ -154,6 +154,52 @@ def test_islanded_surplus_curtails_production_at_the_floor() -> None:
     assert (cut.tender_id, cut.offered_kw, cut.curtailed_kw) == ("PV", D(40), D(22))
 
 
+def test_islanded_the_operator_buys_the_held_import_inside_the_building() -> None:
+    # 10 kW were bought from the grid for this interval before it failed: the battery
+    # sells 8 kW more and the EV sells back 2 kW of what it holds, at the EV's price
+    book = [sell("BAT", "0.20", "8"), sell("EV", "0.30", "5"), buy("H", "0.25", "3")]
+    result = clear(book, HOUR, external=GRID, islanded=True, held_import_kw=D(10))
+    assert result.price == D("0.30")
+    assert fills(result) == {"BAT": D(8), "EV": D(2)}
+    assert result.island_cover_kw == D(10)
+    assert result.import_kw == result.export_kw == result.net_import_kw == 0
+    assert result.shed == () and result.curtailed == ()
+    assert [(t.party, t.counterparty, t.quantity, t.price) for t in result.transactions] == [
+        ("BAT", "market-operator", D(8), D("0.30")),
+        ("EV", "market-operator", D(2), D("0.30")),
+    ]
+    assert to_cents(sum(t.price * t.quantity for t in result.transactions)) == D("3.00")
+
+
+def test_islanded_cover_is_served_before_new_demand_and_its_shortfall_reported() -> None:
+    book = [buy("K", "10", "4"), sell("BAT", "0.20", "6")]
+    result = clear(book, HOUR, islanded=True, held_import_kw=D(10), priorities={"K": 100})
+    assert result.price == D(10)
+    assert fills(result) == {"BAT": D(6)}
+    assert result.island_cover_kw == D(6)
+    assert [(d.tender_id, d.party, d.priority, d.served_kw, d.shed_kw) for d in result.shed] == [
+        ("K", "K", 100, D(0), D(4)),
+        ("island-cover", "market-operator", 101, D(6), D(4)),
+    ]
+
+
+def test_islanded_held_export_is_sold_inside_at_the_floor_and_the_rest_curtailed() -> None:
+    # 5 kW were sold to the grid: the battery charges 3 kW of it, 2 kW cannot be used
+    result = clear([buy("BAT", "0.05", "3")], HOUR, islanded=True, held_import_kw=D(-5))
+    assert result.price == D(0)
+    assert fills(result) == {"BAT": D(3)}
+    assert result.island_cover_kw == D(-3)
+    [cut] = result.curtailed
+    assert (cut.tender_id, cut.party, cut.offered_kw, cut.curtailed_kw) == (
+        "island-cover", "market-operator", D(5), D(2))
+
+
+def test_held_import_only_matters_islanded() -> None:
+    book = [buy("A", "0.30", "10"), sell("PV", "0", "10")]
+    result = clear(book, HOUR, external=GRID, held_import_kw=D(10))
+    assert result.island_cover_kw == 0 and result.price == D("0.15")
+
+
 def test_all_or_none_tender_is_never_split() -> None:
     result = clear([buy("A", "0.30", "10", all_or_none=True), sell("B", "0.20", "6")], HOUR)
     assert result.transactions == ()

@@ -18,8 +18,13 @@ prices = st.integers(min_value=0, max_value=300).map(lambda c: Decimal(c).scaleb
 quantities = st.integers(min_value=1, max_value=50_000).map(lambda m: Decimal(m).scaleb(-3))
 
 
+Book = tuple[list[Tender], ExternalTenders | None, dict[str, int], Decimal]
+
+
 @st.composite
-def books(draw: st.DrawFn) -> tuple[list[Tender], ExternalTenders | None, dict[str, int]]:
+def books(draw: st.DrawFn) -> Book:
+    """Tenders, the grid's standing tenders, priorities, and the net import already held
+    (which only matters islanded: the operator then covers it inside)."""
     count = draw(st.integers(min_value=0, max_value=25))
     tenders = []
     for n in range(count):
@@ -42,7 +47,8 @@ def books(draw: st.DrawFn) -> tuple[list[Tender], ExternalTenders | None, dict[s
             export_limit_kw=draw(st.integers(0, 100).map(Decimal)),
         )
     priorities = {f"p{i}": draw(st.integers(min_value=0, max_value=3)) for i in range(9)}
-    return tenders, external, priorities
+    held = draw(st.integers(-60_000, 60_000).map(lambda m: Decimal(m).scaleb(-3)))
+    return tenders, external, priorities, held
 
 
 def _clamped(t: Tender) -> Decimal:
@@ -53,13 +59,20 @@ def _accepted(result: ClearingResult) -> dict[str, Decimal]:
     return {f.tender.tender_id: f.quantity_kw for f in result.fills}
 
 
-def _naive_volume(tenders: list[Tender], external: ExternalTenders | None) -> Decimal:
-    """Match the best remaining buy with the best remaining sell, one step at a time."""
+def _naive_volume(
+    tenders: list[Tender], external: ExternalTenders | None, held: Decimal | None
+) -> Decimal:
+    """Match the best remaining buy with the best remaining sell, one step at a time.
+    ``held``: islanded, the held net import the operator buys at the cap (a held export:
+    sells at the floor)."""
     buys = [[min(t.price, CAP), t.quantity] for t in tenders if t.side is Side.BUY]
     sells = [[max(t.price, FLOOR), t.quantity] for t in tenders if t.side is Side.SELL]
     if external is not None:
         buys.append([external.export_price, external.export_limit_kw])
         sells.append([external.import_price, external.import_limit_kw])
+    if held is not None:
+        buys.append([CAP, max(held, Decimal(0))])
+        sells.append([FLOOR, max(-held, Decimal(0))])
     buys = sorted((b for b in buys if b[0] >= FLOOR and b[1] > 0), key=lambda b: -b[0])
     sells = sorted((s for s in sells if s[0] <= CAP and s[1] > 0), key=lambda s: s[0])
     volume = Decimal(0)
@@ -73,8 +86,8 @@ def _naive_volume(tenders: list[Tender], external: ExternalTenders | None) -> De
     return volume
 
 
-def _run(book: tuple[list[Tender], ExternalTenders | None, dict[str, int]], islanded: bool):
-    tenders, external, priorities = book
+def _run(book: Book, islanded: bool) -> ClearingResult:
+    tenders, external, priorities, held = book
     return clear(
         tenders,
         HOUR,
@@ -83,13 +96,14 @@ def _run(book: tuple[list[Tender], ExternalTenders | None, dict[str, int]], isla
         price_floor=FLOOR,
         price_cap=CAP,
         priorities=priorities,
+        held_import_kw=held,
     )
 
 
 @settings(max_examples=300, deadline=None)
 @given(books(), st.booleans())
 def test_clearing_respects_prices_balances_and_trades_the_most(book, islanded: bool) -> None:
-    tenders, external, _ = book
+    tenders, external, _, held = book
     result = _run(book, islanded)
     accepted = _accepted(result)
     by_id = {t.tender_id: t for t in tenders}
@@ -112,23 +126,32 @@ def test_clearing_respects_prices_balances_and_trades_the_most(book, islanded: b
             assert filled == t.quantity, "a sell below the price is filled in full"
     bought = sum((q for i, q in accepted.items() if by_id[i].side is Side.BUY), Decimal(0))
     sold = sum((q for i, q in accepted.items() if by_id[i].side is Side.SELL), Decimal(0))
-    assert bought + result.export_kw == sold + result.import_kw
+    cover = result.island_cover_kw
+    assert bought + result.export_kw + cover == sold + result.import_kw
     if islanded:
         assert result.import_kw == result.export_kw == 0
+        assert 0 <= cover <= held or held <= cover <= 0, "the cover never exceeds the held"
+    else:
+        assert cover == 0
     if not any(t.all_or_none for t in tenders):
-        volume = bought + result.export_kw
-        assert volume == _naive_volume(tenders, None if islanded else external)
+        volume = bought + result.export_kw + max(cover, Decimal(0))
+        naive = _naive_volume(tenders, None, held) if islanded else _naive_volume(
+            tenders, external, None)
+        assert volume == naive
 
 
 @settings(max_examples=300, deadline=None)
 @given(books())
 def test_rationing_never_sheds_a_higher_priority_before_a_lower_one(book) -> None:
-    tenders, _, priorities = book
+    tenders, _, priorities, _ = book
     result = _run(book, islanded=True)
     accepted = _accepted(result)
     by_id = {t.tender_id: t for t in tenders}
+    # the operator's cover of the held import is served before any agent's new demand
     shed_priorities = [
-        d.priority for d in result.shed if d.shed_kw > 0 and not by_id[d.tender_id].all_or_none
+        d.priority
+        for d in result.shed
+        if d.shed_kw > 0 and (d.tender_id not in by_id or not by_id[d.tender_id].all_or_none)
     ]
     if not shed_priorities:
         return
@@ -139,17 +162,22 @@ def test_rationing_never_sheds_a_higher_priority_before_a_lower_one(book) -> Non
         if t.side is Side.BUY and t.price >= CAP and lower and not t.all_or_none:
             assert t.tender_id not in accepted, f"{t.tender_id} served before a higher priority"
     for d in result.shed:
-        assert d.served_kw == accepted.get(d.tender_id, Decimal(0))
+        if d.tender_id in by_id:
+            assert d.served_kw == accepted.get(d.tender_id, Decimal(0))
+        else:
+            assert d.party == "market-operator" and d.served_kw == result.island_cover_kw
+            assert d.priority > max(priorities.values())
 
 
 @settings(max_examples=100, deadline=None)
 @given(books(), st.booleans(), st.randoms(use_true_random=False))
 def test_result_does_not_depend_on_the_order_of_the_tenders(book, islanded, rnd) -> None:
-    tenders, external, priorities = book
+    tenders, external, priorities, held = book
     shuffled = list(tenders)
     rnd.shuffle(shuffled)
     first = _run(book, islanded)
-    second = _run((shuffled, external, priorities), islanded)
+    second = _run((shuffled, external, priorities, held), islanded)
     assert first.price == second.price
     assert _accepted(first) == _accepted(second)
     assert first.shed == second.shed and first.curtailed == second.curtailed
+    assert first.island_cover_kw == second.island_cover_kw

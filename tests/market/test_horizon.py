@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -230,6 +231,44 @@ def test_islanded_round_carries_critical_loads_on_local_supply_and_sheds_the_res
     [shed] = result.shed
     assert (shed.party, shed.shed_kw) == ("plug", D(13))
     assert market.book.position("bat", hour) == 20, "the island may use the reserve"
+
+
+def test_islanded_round_covers_what_was_bought_from_the_grid_inside_the_building() -> None:
+    """The grid failed after the hour was traded: the import it backed cannot arrive, so
+    the island re-balances the held positions on its own supply (in HIL the pre-outage
+    positions alone once asked the battery for more than it could give)."""
+    market = Micromarket(tiers=[HorizonTier(HOUR, HOUR)], band=BAND)
+    hour = Interval(T0, HOUR)
+    prefs = BatteryPreferences(
+        capacity_kwh=D(200),
+        soc_min_kwh=D(10),
+        soc_max_kwh=D(190),
+        max_charge_kw=D(20),
+        max_discharge_kw=D(20),
+        round_trip_efficiency=D(1),
+        reserve_kwh=D(100),
+    )
+    battery = Battery("bat", prefs, BAND)
+    lights = CurtailableLoad("lights", CurtailableLoadPreferences(D(12), D("0.40")), BAND)
+    pv = PvArray("pv", PvPreferences(rated_kw=D(60)), BAND)
+
+    def agents(islanded: bool) -> list[BoundAgent[Any]]:
+        return [
+            BoundAgent(battery, BatteryState(D(120), islanded=islanded), {hour: D("0.50")}),
+            BoundAgent(pv, None, {hour: D(10)}),
+            BoundAgent(_load("it"), None, {hour: D(30)}),
+            BoundAgent(lights, None, {}),
+        ]
+
+    market.clear_round(T0, agents(False), external=lambda iv: GRID)
+    assert market.net_import_kw(hour) == 52, "grid-connected: loads and battery charge imported"
+    result = market.clear_round(T0, agents(True), islanded=True).result(hour)
+    assert result.island_cover_kw > 0 and result.shed == ()
+    assert market.net_import_kw(hour) == 0, "held positions now add up on local supply"
+    assert market.book.position("it", hour) == -30, "the critical load keeps its energy"
+    assert market.book.position("lights", hour) == 0, "lighting sold back above 0.40"
+    assert market.book.position("bat", hour) == 20 and market.book.position("pv", hour) == 10
+    assert result.price >= D("0.40")
 
 
 @settings(max_examples=60, deadline=None)
