@@ -201,6 +201,20 @@ def test_battery_never_plans_beyond_its_soc_limits() -> None:
     assert battery.setpoint(H0, D(30)).power_kw == -30
 
 
+def test_islanded_battery_carries_the_interval_now_before_the_dear_evening() -> None:
+    """Traded with the grid: charge 75 kW in the cheap first hour, sell 72 kW in the dear
+    last one. Grid-connected it keeps that plan; islanded the first hour needs it, so it
+    offers to sell back the charge and discharge in full there (the evening sale is
+    re-cleared by the island when its hour comes)."""
+    battery = _battery()
+    held = {HOURS[0]: D(-75), HOURS[3]: D(72)}
+    connected = battery.tenders(NOW, HOURS, BatteryState(D(100)), FORECAST, held)
+    assert not [t for t in connected if t.interval == HOURS[0] and t.side is Side.SELL]
+    islanded = battery.tenders(NOW, HOURS, BatteryState(D(100), islanded=True), FORECAST, held)
+    [now_sell] = [t for t in islanded if t.interval == HOURS[0]]
+    assert (now_sell.side, now_sell.quantity) == (Side.SELL, D(150))
+
+
 def _generator() -> Generator:
     prefs = GeneratorPreferences(
         max_kw=D(40),
