@@ -125,7 +125,7 @@ class MarketOperator:
                 self.market.add_transaction(transaction)
 
     def _external(self, interval: Interval) -> ExternalTenders | None:
-        if self.islanded or self.external is None:
+        if self.external is None:
             return None
         standing = self.external.external_tenders(interval)
         if standing is None:
@@ -149,8 +149,11 @@ class MarketOperator:
             timings[name] = time.perf_counter() - mark
             mark = time.perf_counter()
 
+        # The round's mode is fixed at its start: the islanding loop may switch it while the
+        # round clears in a thread, and one round must not mix the two.
+        islanded = self.islanded
         intervals = horizon_intervals(now, self.market.tiers, self.market.zone)
-        if self.external is not None and not self.islanded:
+        if self.external is not None and not islanded:
             await self.external.refresh(now, intervals)
         lap("refresh")
         expected: dict[Interval, Decimal] = {}
@@ -158,17 +161,17 @@ class MarketOperator:
             expected = self.external.expected_prices(intervals)
             if not expected:
                 expected = self.external.price_forecast(intervals)
-        view = MarketView(now, expected, tuple(self.recent_prices), self.islanded)
+        view = MarketView(now, expected, tuple(self.recent_prices), islanded)
         bound = [s.participant(view, intervals) for s in self.services.values()]
         participants = [_Recorded(p) for p in bound if p is not None]
         lap("tenders")
         result = await asyncio.to_thread(
-            self.market.clear_round, now, participants, external=self._external,
-            islanded=self.islanded,
+            self.market.clear_round, now, participants,
+            external=None if islanded else self._external, islanded=islanded,
         )
         lap("clear")
         new = result.transactions
-        trading = self.external is not None and not self.islanded
+        trading = self.external is not None and not islanded
         orders: list[CreateTransaction] = []
         order_entries: list[NewEntry] = []
         if self.external is not None and trading:
@@ -192,7 +195,7 @@ class MarketOperator:
             self.prices[r.interval] = r.price
         self.recent_prices = [*self.recent_prices, current.price][-RECENT_PRICES:]
         report = RoundReport(now, current.interval, current.price,
-                             self.market.net_import_kw(current.interval), self.islanded,
+                             self.market.net_import_kw(current.interval), islanded,
                              len(new), tuple(s.party for s in current.shed))
         if self.external is not None and trading:
             report.problems += [str(p) for p in await self.external.send(orders)]
