@@ -75,6 +75,9 @@ class AgentPreferences(Section):
     min_soc_pct: Decimal = Field(default=Decimal(5), ge=0, le=100)
     max_soc_pct: Decimal = Field(default=Decimal(95), ge=0, le=100)
     round_trip_efficiency: Decimal = Field(default=Decimal("0.90"), gt=0, le=1)
+    island_headroom_pct: Decimal = Field(
+        default=Decimal(10), ge=0, le=50,
+        description="islanded, share of max_discharge_kw the market never plans")
     # pv
     peak_power_kw: Decimal | None = Field(default=None, gt=0)
     # generator

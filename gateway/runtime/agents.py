@@ -97,4 +97,5 @@ def battery_preferences(prefs: AgentPreferences, priority: int) -> BatteryPrefer
         round_trip_efficiency=prefs.round_trip_efficiency,
         reserve_kwh=capacity * prefs.reserve_soc_pct / 100,
         priority=priority,
+        island_headroom_kw=prefs.max_discharge_kw * prefs.island_headroom_pct / 100,
     )

@@ -14,7 +14,8 @@ Plan (each round, from the state of charge now and the positions already held):
   and a sell both accepted) lies between the two. Quantities round down.
 - ``floor`` is ``reserve_kwh`` (energy kept for islanding) while grid-connected and
   ``soc_min_kwh`` when islanded — the island may use the reserve.
-- Islanded, the room goes to the soonest intervals first, and an interval's room counts
+- Islanded, ``island_headroom_kw`` of the discharge power is left unplanned, and the
+  room goes to the soonest intervals first, and an interval's room counts
   the positions held up to its end only: positions held later were traded with the
   grid in mind, and the island re-clears each of them when its turn comes (the market
   operator buys back what can no longer be delivered), so they must not keep the battery
@@ -83,12 +84,20 @@ class BatteryPreferences:
     round_trip_efficiency: Decimal = Decimal("0.9")
     reserve_kwh: Decimal = _ZERO
     priority: int = 50
+    island_headroom_kw: Decimal = _ZERO
+    """Islanded, discharge power left out of the plan: grid-forming, the battery takes
+    every deviation from the plan (losses, load noise) and trips past its limit."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.soc_min_kwh <= self.soc_max_kwh <= self.capacity_kwh:
             raise ValueError(
                 "battery needs 0 <= soc_min_kwh <= soc_max_kwh <= capacity_kwh, got "
                 f"{self.soc_min_kwh}, {self.soc_max_kwh}, {self.capacity_kwh}"
+            )
+        if not 0 <= self.island_headroom_kw <= self.max_discharge_kw:
+            raise ValueError(
+                f"island_headroom_kw must be in [0, max_discharge_kw {self.max_discharge_kw}], "
+                f"got {self.island_headroom_kw}"
             )
         if not 0 < self.round_trip_efficiency <= 1:
             raise ValueError(
@@ -237,9 +246,10 @@ class Battery(Personality[BatteryPreferences]):
         soc0 = float(state.soc_kwh)
         floor = self._floor(state)
         ceiling = float(p.soc_max_kwh)
-        max_charge_kw, max_discharge_kw = float(p.max_charge_kw), float(p.max_discharge_kw)
-        cheap, dear = self._room_order(prices, state)
         islanded = state.islanded
+        max_charge_kw = float(p.max_charge_kw)
+        max_discharge_kw = float(p.max_discharge_kw - (p.island_headroom_kw if islanded else 0))
+        cheap, dear = self._room_order(prices, state)
         high = _trajectory(soc0, held, hs, leg)
         for t in cheap:
             base, h = held[t], hs[t]

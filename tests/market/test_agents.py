@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -213,6 +214,11 @@ def test_islanded_battery_carries_the_interval_now_before_the_dear_evening() -> 
     islanded = battery.tenders(NOW, HOURS, BatteryState(D(100), islanded=True), FORECAST, held)
     [now_sell] = [t for t in islanded if t.interval == HOURS[0]]
     assert (now_sell.side, now_sell.quantity) == (Side.SELL, D(150))
+    kept = Battery("bat", replace(battery.preferences, island_headroom_kw=D("7.5")), BAND)
+    [kept_sell] = kept.tenders(NOW, [HOURS[0]], BatteryState(D(100), islanded=True), FORECAST,
+                               held)
+    assert kept_sell.quantity == D("142.5"), "7.5 kW of the 75 kW left unplanned"
+    assert kept.tenders(NOW, HOURS, BatteryState(D(100)), FORECAST, held) == connected
 
 
 def _generator() -> Generator:
