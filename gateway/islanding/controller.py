@@ -54,6 +54,9 @@ STARTUP_ALARM_AFTER_S = 30.0
 SYNC_ALARM_AFTER_S = 180.0  # a slow slip (0.01 Hz) takes 100 s per cycle
 # Below this grid voltage a missing frequency reading is expected, not a meter fault.
 LIVE_GRID_MIN_PU = 0.5
+ISLAND_LIVE_ARM_S = 5.0
+"""The island bus must have been live this long before losing it counts as a collapse (a
+reading from before the outage, or the battery still forming the bus, is not one)."""
 # A state change can enable the next one in the same step (e.g. boot, then trip);
 # this bounds the chain.
 _MAX_CHAINED_STATES = 4
@@ -87,6 +90,7 @@ class IslandingController:
         self._shed: list[str] = []
         self._shed_demand_kw: dict[str, float] = {}
         self._last_load_step_at: float | None = None
+        self._island_live_since: float | None = None
         self._active_alarms: set[AlarmCode] = set()
 
     @property
@@ -323,6 +327,7 @@ class IslandingController:
         return f"{verified} ({self._planned_cause})" if self._planned else verified
 
     def _enter_islanded(self, cause: str) -> None:
+        self._island_live_since = None
         self._transition(State.ISLANDED, cause)
         self._shed_to_fit()
         self._out.append(SetStorageMode(StorageMode.GRID_FORMING))
@@ -469,7 +474,36 @@ class IslandingController:
         if candidate is not None and self._load_step_due():
             self._restore_load(candidate)
 
+    def _island_bus_collapsed(self) -> bool:
+        """The island bus lost its voltage after it had been live: shed every load so the
+        battery's restart picks up the critical loads alone (cold-load pickup); they come
+        back one step at a time once the bus is live again."""
+        volts = self._inputs.island_voltage_pu
+        if volts is None:
+            return False
+        if min(volts) >= LIVE_GRID_MIN_PU:
+            if self._island_live_since is None:
+                self._island_live_since = self._now
+            self._active_alarms.discard(AlarmCode.ISLAND_COLLAPSED)
+            return False
+        live_since, self._island_live_since = self._island_live_since, None
+        if live_since is None or not self._elapsed(live_since, ISLAND_LIVE_ARM_S):
+            # still forming (or a reading from before the outage): not a collapse
+            return AlarmCode.ISLAND_COLLAPSED in self._active_alarms
+        self._alarm_once(
+            AlarmCode.ISLAND_COLLAPSED,
+            f"island bus voltage lost ({min(volts):.2f} pu) while islanded: the battery "
+            "tripped or was overloaded; every listed load shed, restoring in shed order once "
+            "the bus is back",
+        )
+        for device_id in self._settings.load_shed_order:
+            if device_id not in self._shed:
+                self._shed_load(device_id)
+        return True
+
     def _manage_island_loads(self) -> None:
+        if self._island_bus_collapsed():
+            return
         inputs, order = self._inputs, self._settings.load_shed_order
         supply, critical = inputs.island_supply_kw, inputs.critical_demand_kw
         if supply is not None and critical is not None:

@@ -80,6 +80,7 @@ class Rig:
         self.island_frequency_hz = 60.0
         self.island_phase_deg = 0.0
         self.storage_mode: StorageMode | None = None
+        self.bus_collapsed = False  # the grid-forming battery tripped: the island is dark
         self.base = base_inputs or Inputs()
         self.log: list[Record] = []
 
@@ -96,7 +97,7 @@ class Rig:
         forming = self.storage_mode is StorageMode.GRID_FORMING
         if closed:
             island_v, island_f, phase = grid.voltage_pu, grid.frequency_hz, 0.0
-        elif forming:
+        elif forming and not self.bus_collapsed:
             island_v, island_f, phase = NOMINAL, self.island_frequency_hz, self.island_phase_deg
         else:
             island_v, island_f, phase = (0.0, 0.0, 0.0), None, None

@@ -312,6 +312,51 @@ def test_island_overload_sheds_at_once_and_does_not_restore_what_does_not_fit() 
     assert rig.outputs(RestoreLoad) == []
 
 
+def test_island_bus_collapse_sheds_every_load_and_restores_in_steps_once_live() -> None:
+    rig = building_rig()
+    interval = rig.settings.restore_step_interval_s
+    rig.grid = GRID_DEAD
+    rig.run_until(lambda: rig.state is State.ISLANDED, 1.0)
+    rig.run_for(10.0)
+    assert rig.controller.shed_loads == ("ev", "hvac1")
+    rig.bus_collapsed = True
+    collapsed_at = rig.now_s
+    rig.step()
+    assert alarm_codes(rig) == [AlarmCode.ISLAND_COLLAPSED]
+    assert [o for t, o in rig.outputs(ShedLoad) if t == collapsed_at] == [
+        ShedLoad("hvac2"), ShedLoad("lighting")]
+    # dark, every load reads zero: nothing comes back until the bus is live again
+    rig.base = replace(BUILDING, load_demand_kw={}, critical_demand_kw=0.0)
+    rig.run_for(interval * 3)
+    assert rig.outputs(RestoreLoad) == []
+    rig.bus_collapsed = False
+    rig.base = replace(BUILDING, island_supply_kw=200.0)
+    live_at = rig.now_s
+    rig.run_for(interval * 4 + 1)
+    restores = [(t, o.device_id) for t, o in rig.outputs(RestoreLoad)]  # type: ignore[union-attr]
+    assert [d for _, d in restores] == ["lighting", "hvac2", "hvac1", "ev"]
+    assert restores[0][0] >= live_at
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(restores)]
+    assert all(g == pytest.approx(interval) for g in gaps)
+    assert alarm_codes(rig) == [AlarmCode.ISLAND_COLLAPSED], "raised once per collapse"
+
+
+def test_a_bus_still_forming_when_the_island_starts_is_not_a_collapse() -> None:
+    rig = building_rig()
+    rig.bus_collapsed = True  # the battery takes a few seconds to energise the bus
+    rig.grid = GRID_DEAD
+    rig.run_until(lambda: rig.state is State.ISLANDED, 1.0)
+    rig.run_for(2.0)
+    rig.bus_collapsed = False
+    rig.run_for(2.0)
+    rig.bus_collapsed = True  # a blink within the arming time: still not a collapse
+    rig.run_for(1.0)
+    rig.bus_collapsed = False
+    rig.run_for(30.0)
+    assert AlarmCode.ISLAND_COLLAPSED not in alarm_codes(rig)
+    assert rig.controller.shed_loads == ("ev", "hvac1")
+
+
 def test_planned_island_ramps_pcc_flow_then_opens_and_holds() -> None:
     rig = building_rig(enter_service_delay_s=60)
     rig.base = replace(BUILDING, pcc_power_kw=40.0)
