@@ -211,6 +211,13 @@ class Micromarket:
         """The building's net position on ``interval``: what the operator must import."""
         return self.book.position(self.operator, interval)
 
+    def _held_import_kw(
+        self, interval: Interval, islanded: bool, cover_until: datetime | None
+    ) -> Decimal:
+        if not islanded or (cover_until is not None and interval.start >= cover_until):
+            return Decimal(0)
+        return self.net_import_kw(interval)
+
     def clear_round(
         self,
         now: datetime,
@@ -218,13 +225,19 @@ class Micromarket:
         *,
         external: ExternalSource | None = None,
         islanded: bool = False,
+        cover_until: datetime | None = None,
     ) -> RoundResult:
         """Collect tenders over the horizon at ``now``, clear every interval, book the result.
 
-        The cyclic garbage collector is paused for the round (:mod:`market.collector`).
+        Islanded, the net import held on each interval that starts before ``cover_until``
+        (every interval when None) is bought back inside the building
+        (``held_import_kw`` of :func:`market.clearing.clear`); later intervals keep their
+        grid positions, to be delivered if the grid is back by then or covered by a later
+        round. The cyclic garbage collector is paused for the round
+        (:mod:`market.collector`).
         """
         with paused_collection():
-            return self._clear_round(now, participants, external, islanded)
+            return self._clear_round(now, participants, external, islanded, cover_until)
 
     def _clear_round(
         self,
@@ -232,6 +245,7 @@ class Micromarket:
         participants: Sequence[Participant],
         external: ExternalSource | None,
         islanded: bool,
+        cover_until: datetime | None,
     ) -> RoundResult:
         intervals = horizon_intervals(now, self.tiers, self.zone)
         index = _HorizonIndex(intervals)
@@ -259,7 +273,7 @@ class Micromarket:
                 priorities=priorities,
                 operator=self.operator,
                 now=now,
-                held_import_kw=self.net_import_kw(interval) if islanded else Decimal(0),
+                held_import_kw=self._held_import_kw(interval, islanded, cover_until),
             )
             self._book_all(result.transactions)
             results.append(result)

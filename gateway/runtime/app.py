@@ -201,7 +201,9 @@ class Gateway:
             pcc_import_limit_kw=self.config.site.pcc_import_limit_kw,
             pcc_export_limit_kw=self.config.site.pcc_export_limit_kw,
             settlement_duration=self.config.market.horizon[0].interval,
-            market_id=self.config.market.market_id)
+            market_id=self.config.market.market_id,
+            # the next round covers the intervals after these in time, unless it is skipped
+            island_cover_ahead=2 * self.config.market.clearing_cadence)
         await self._restore(ledger, now)
         self.poller.subscribe(self._on_readings)
         self._start_islanding(writer)

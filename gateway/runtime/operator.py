@@ -105,6 +105,9 @@ class MarketOperator:
     pcc_export_limit_kw: Decimal
     settlement_duration: timedelta
     market_id: str
+    island_cover_ahead: timedelta
+    """Islanded, a round buys back inside the grid imports of the intervals that start
+    within this time; later ones keep them, delivered if the grid is back by then."""
     islanded: bool = False
     recent_prices: list[Decimal] = field(default_factory=list)
     meter: EnergyMeter = field(init=False)
@@ -168,6 +171,7 @@ class MarketOperator:
         result = await asyncio.to_thread(
             self.market.clear_round, now, participants,
             external=None if islanded else self._external, islanded=islanded,
+            cover_until=now + self.island_cover_ahead,
         )
         lap("clear")
         new = result.transactions

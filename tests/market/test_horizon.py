@@ -271,6 +271,21 @@ def test_islanded_round_covers_what_was_bought_from_the_grid_inside_the_building
     assert result.price >= D("0.40")
 
 
+def test_islanded_round_covers_only_the_intervals_before_cover_until() -> None:
+    market = Micromarket(tiers=[HorizonTier(HOUR, timedelta(hours=3))], band=BAND)
+    load = BoundAgent(_load("it"), None, {})
+    lights = CurtailableLoad("lights", CurtailableLoadPreferences(D(12), D("0.40")), BAND)
+    participants = [load, BoundAgent(lights, None, {})]
+    first = market.clear_round(T0, participants, external=lambda iv: GRID)
+    soon, later, last = first.intervals
+    assert [market.net_import_kw(iv) for iv in first.intervals] == [42, 42, 42]
+    island = market.clear_round(T0, participants, islanded=True, cover_until=T0 + HOUR)
+    assert market.net_import_kw(soon) == 30, "lighting sold back; 30 kW could not be covered"
+    [short] = island.result(soon).shed
+    assert (short.party, short.shed_kw) == ("market-operator", D(30))
+    assert [market.net_import_kw(iv) for iv in (later, last)] == [42, 42], "left as traded"
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
