@@ -276,14 +276,16 @@ class Gateway:
         if self.roles.breaker is None or self.roles.grid_meter is None:
             log.warning("no PCC breaker or grid-side meter: islanding control is off")
             return
-        reserve = None
+        reserve, headroom = None, 0.0
         if self.roles.storage is not None:
-            pct = self.config.devices[[d.id for d in self.config.devices]
-                                      .index(self.roles.storage)].agent.reserve_soc_pct
+            storage = next(d for d in self.config.devices if d.id == self.roles.storage).agent
+            pct = storage.reserve_soc_pct
             reserve = float(pct) if pct is not None else None
+            headroom = float(storage.island_headroom_pct)
         source = SiteInputs(self.poller, self.roles, self.services,
                             self.config.site.nominal_voltage_v,
-                            self.config.site.nominal_frequency_hz, reserve, self.clock)
+                            self.config.site.nominal_frequency_hz, reserve, self.clock,
+                            storage_headroom_pct=headroom)
         sink = SiteCommands(self.poller, self.roles, self.services, self._set_islanded,
                             self._recorder(writer), self.status.alarms, self.status.transitions)
         self._commands = sink

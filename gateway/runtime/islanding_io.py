@@ -115,6 +115,9 @@ class SiteInputs:
     nominal_frequency_hz: float
     reserve_soc_pct: float | None
     clock: Clock
+    storage_headroom_pct: float = 0.0
+    """Share of the storage's discharge power kept free (the battery's
+    ``island_headroom_pct``): the market plans without it, and so do restores."""
 
     def _readings(self, device_id: str | None) -> Mapping[str, Reading]:
         return self.poller.readings(device_id) if device_id else {}
@@ -160,7 +163,7 @@ class SiteInputs:
         if discharge is None:
             return None
         produced = -(self._sum_draw(self.roles.producers) or 0.0)
-        return discharge + max(0.0, produced)
+        return discharge * (1.0 - self.storage_headroom_pct / 100.0) + max(0.0, produced)
 
     def _sum_draw(self, device_ids: tuple[str, ...]) -> float | None:
         draws = [self.services[d].draw_kw() for d in device_ids if d in self.services]
