@@ -204,19 +204,24 @@ def test_battery_never_leaves_its_soc_limits_over_24_hours_of_5_minute_rounds(se
     assert max(socs) - min(socs) > 50, "the battery actually cycles"
 
 
-def test_islanded_round_carries_critical_loads_on_local_supply_and_sheds_the_rest() -> None:
-    market = Micromarket(tiers=[HorizonTier(HOUR, HOUR)], band=BAND)
-    hour = Interval(T0, HOUR)
+def _island_battery(max_charge_kw: Decimal) -> Battery:
+    """200 kWh, 20 kW out, half of it reserve (which an island may use), lossless."""
     prefs = BatteryPreferences(
         capacity_kwh=D(200),
         soc_min_kwh=D(10),
         soc_max_kwh=D(190),
-        max_charge_kw=D(75),
+        max_charge_kw=max_charge_kw,
         max_discharge_kw=D(20),
         round_trip_efficiency=D(1),
         reserve_kwh=D(100),
     )
-    battery = Battery("bat", prefs, BAND)
+    return Battery("bat", prefs, BAND)
+
+
+def test_islanded_round_carries_critical_loads_on_local_supply_and_sheds_the_rest() -> None:
+    market = Micromarket(tiers=[HorizonTier(HOUR, HOUR)], band=BAND)
+    hour = Interval(T0, HOUR)
+    battery = _island_battery(max_charge_kw=D(75))
     plug = CriticalLoad("plug", CriticalLoadPreferences(rated_kw=D(30), priority=5), BAND)
     participants = [
         BoundAgent(battery, BatteryState(D(60), islanded=True), {hour: D(5)}),
@@ -239,16 +244,7 @@ def test_islanded_round_covers_what_was_bought_from_the_grid_inside_the_building
     positions alone once asked the battery for more than it could give)."""
     market = Micromarket(tiers=[HorizonTier(HOUR, HOUR)], band=BAND)
     hour = Interval(T0, HOUR)
-    prefs = BatteryPreferences(
-        capacity_kwh=D(200),
-        soc_min_kwh=D(10),
-        soc_max_kwh=D(190),
-        max_charge_kw=D(20),
-        max_discharge_kw=D(20),
-        round_trip_efficiency=D(1),
-        reserve_kwh=D(100),
-    )
-    battery = Battery("bat", prefs, BAND)
+    battery = _island_battery(max_charge_kw=D(20))
     lights = CurtailableLoad("lights", CurtailableLoadPreferences(D(12), D("0.40")), BAND)
     pv = PvArray("pv", PvPreferences(rated_kw=D(60)), BAND)
 
