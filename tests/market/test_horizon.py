@@ -378,3 +378,15 @@ def test_a_mixed_round_balances_every_interval_and_setpoints_stay_within_limits(
             assert -75 <= power <= 75, party
         assert 0 <= agents["ev"][0].setpoint(iv, held["ev"]).power_kw <= 22
         assert -60 <= agents["pv"][0].setpoint(iv, held["pv"]).power_kw <= 0
+    # the grid fails: one islanded round buys back inside what every interval imported;
+    # what the island cannot supply (or absorb) is reported, never left as a silent import
+    islanded = [
+        BoundAgent(a, BatteryState(D(120), islanded=True) if a.party == "bat" else s, f)
+        for a, s, f in agents.values()
+    ]
+    island = market.clear_round(now + 3 * FIVE, islanded, islanded=True)
+    for r in island.results:
+        short = sum((d.shed_kw for d in r.shed if d.party == market.operator), D(0))
+        spare = sum((c.curtailed_kw for c in r.curtailed if c.party == market.operator), D(0))
+        assert abs(market.net_import_kw(r.interval) - (short - spare)) < D("0.001"), r.interval
+    assert any(r.island_cover_kw for r in island.results)
