@@ -576,8 +576,8 @@ def _shed_decisions(
         if i < agents:
             t = book.buys[i]
             party, priority = t.party, priorities.get(t.party, 0)
-        elif (party_or_none := book.operator_line.reported_by) is not None:
-            party, priority = party_or_none, book.operator_line.buy_priority
+        elif (reporter := book.operator_line.reported_by) is not None:
+            party, priority = reporter, book.operator_line.buy_priority
         else:
             continue
         decisions.append(

@@ -14,12 +14,12 @@ Plan (each round, from the state of charge now and the positions already held):
   and a sell both accepted) lies between the two. Quantities round down.
 - ``floor`` is ``reserve_kwh`` (energy kept for islanding) while grid-connected and
   ``soc_min_kwh`` when islanded — the island may use the reserve.
-- Islanded, ``island_headroom_kw`` of the discharge power is left unplanned, and the
-  room goes to the soonest intervals first, and an interval's room counts
-  the positions held up to its end only: positions held later were traded with the
-  grid in mind, and the island re-clears each of them when its turn comes (the market
-  operator buys back what can no longer be delivered), so they must not keep the battery
-  from carrying the island now.
+- Islanded, ``island_headroom_kw`` of the discharge power is left unplanned; the room
+  goes to the soonest intervals first; and an interval's room counts the positions held
+  up to its end only: positions held later were traded with the grid in mind, and the
+  island re-clears each of them when its turn comes (the market operator buys back what
+  can no longer be delivered), so they must not keep the battery from carrying the
+  island now.
 - Call options it has written and not yet had exercised count as sold in the worst case
   (lower bound and discharge power), so their capacity is never planned away;
   :meth:`Battery.call_capacity_kw` is what it may still write on an interval.
