@@ -276,16 +276,9 @@ class Gateway:
         if self.roles.breaker is None or self.roles.grid_meter is None:
             log.warning("no PCC breaker or grid-side meter: islanding control is off")
             return
-        reserve, headroom = None, 0.0
-        if self.roles.storage is not None:
-            storage = next(d for d in self.config.devices if d.id == self.roles.storage).agent
-            pct = storage.reserve_soc_pct
-            reserve = float(pct) if pct is not None else None
-            headroom = float(storage.island_headroom_pct)
         source = SiteInputs(self.poller, self.roles, self.services,
                             self.config.site.nominal_voltage_v,
-                            self.config.site.nominal_frequency_hz, reserve, self.clock,
-                            storage_headroom_pct=headroom)
+                            self.config.site.nominal_frequency_hz, self.clock)
         sink = SiteCommands(self.poller, self.roles, self.services, self._set_islanded,
                             self._recorder(writer), self.status.alarms, self.status.transitions)
         self._commands = sink

@@ -18,6 +18,7 @@ from drivers.base import DriverError, Reading
 from drivers.clock import Clock
 from drivers.poller import Poller
 from gateway.config.loader import Site
+from gateway.config.site import AgentPreferences
 from gateway.islanding.messages import (
     CloseBreaker,
     Command,
@@ -113,11 +114,7 @@ class SiteInputs:
     services: Mapping[str, DeviceService]
     nominal_voltage_v: float
     nominal_frequency_hz: float
-    reserve_soc_pct: float | None
     clock: Clock
-    storage_headroom_pct: float = 0.0
-    """Share of the storage's discharge power kept free (the battery's
-    ``island_headroom_pct``): the market plans without it, and so do restores."""
 
     def _readings(self, device_id: str | None) -> Mapping[str, Reading]:
         return self.poller.readings(device_id) if device_id else {}
@@ -145,7 +142,7 @@ class SiteInputs:
             breaker_52b=_bool(_value(breaker, "status_52b")),
             pcc_power_kw=_value(bus, "power_kw") if bus else _value(grid, "power_kw"),
             battery_soc_pct=_value(storage, "soc_pct"),
-            battery_reserve_soc_pct=self.reserve_soc_pct,
+            battery_reserve_soc_pct=self._reserve_soc_pct(),
             island_supply_kw=self._island_supply_kw(storage),
             critical_demand_kw=self._sum_draw(self.roles.critical),
             load_demand_kw=self._load_demand(),
@@ -162,8 +159,20 @@ class SiteInputs:
         discharge = _value(storage, "max_discharge_kw")
         if discharge is None:
             return None
+        # the battery's island_headroom_pct stays free: the market plans without it too
+        storage_agent = self._storage_agent()
+        headroom = 0.0 if storage_agent is None else float(storage_agent.island_headroom_pct)
         produced = -(self._sum_draw(self.roles.producers) or 0.0)
-        return discharge * (1.0 - self.storage_headroom_pct / 100.0) + max(0.0, produced)
+        return discharge * (1.0 - headroom / 100.0) + max(0.0, produced)
+
+    def _storage_agent(self) -> AgentPreferences | None:
+        service = self.services.get(self.roles.storage or "")
+        return None if service is None else service.device.agent
+
+    def _reserve_soc_pct(self) -> float | None:
+        storage_agent = self._storage_agent()
+        pct = None if storage_agent is None else storage_agent.reserve_soc_pct
+        return None if pct is None else float(pct)
 
     def _sum_draw(self, device_ids: tuple[str, ...]) -> float | None:
         draws = [self.services[d].draw_kw() for d in device_ids if d in self.services]
