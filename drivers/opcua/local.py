@@ -9,6 +9,7 @@ directory (asyncua accepts any certificate unless a validator is set).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
@@ -77,6 +78,9 @@ class LocalOpcuaServer:
         self._nodes: dict[str, Node] = {}
         self._by_node: dict[ua.NodeId, OpcuaPoint] = {}
         self.running = False
+        # pause/resume/stop each await the socket; overlapping calls (the HIL sync loop
+        # and a test both following ``available``) would otherwise bind the port twice.
+        self._listening = asyncio.Lock()
 
     async def start(self, initial: dict[str, Any]) -> None:
         """Build the address space (about 1 s in asyncua) and listen."""
@@ -150,25 +154,28 @@ class LocalOpcuaServer:
 
     async def stop(self) -> None:
         """Stop serving for good (a paused server is already stopped: not stopped twice)."""
-        if self._server is not None:
-            if self.running:
-                self.running = False
-                with contextlib.suppress(Exception):
-                    await bounded(
-                        self._server.stop(), STOP_TIMEOUT_S, f"OPC UA server {self.endpoint}"
-                    )
-            self._server = None
+        async with self._listening:
+            if self._server is not None:
+                if self.running:
+                    self.running = False
+                    with contextlib.suppress(Exception):
+                        await bounded(
+                            self._server.stop(), STOP_TIMEOUT_S, f"OPC UA server {self.endpoint}"
+                        )
+                self._server = None
 
     async def pause(self) -> None:
         """Stop listening (the device is gone); :meth:`resume` listens again."""
-        if self._server is not None and self.running:
-            self.running = False
-            await self._server.stop()
+        async with self._listening:
+            if self._server is not None and self.running:
+                self.running = False
+                await self._server.stop()
 
     async def resume(self) -> None:
-        if self._server is not None and not self.running:
-            await self._server.start()
-            self.running = True
+        async with self._listening:
+            if self._server is not None and not self.running:
+                await self._server.start()
+                self.running = True
 
     async def set_value(self, name: str, value: Any) -> None:
         """Publish a value (engineering units); subscribed clients are notified."""

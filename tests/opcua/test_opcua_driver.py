@@ -307,6 +307,24 @@ async def test_server_restart_reconnects_and_restores_the_subscription(
         battery.state.set("soc_pct", BATTERY["soc_pct"])
 
 
+async def test_overlapping_availability_changes_restart_the_listener_once(
+        battery: Battery, drivers: list[OpcuaDriver]) -> None:
+    """The sync loop and a test (or two loops) may follow ``available`` at the same time:
+    a second resume while the first is still binding must not bind the port twice."""
+    listener = battery.server.server
+    await asyncio.gather(listener.pause(), listener.pause())
+    assert not listener.running
+    await asyncio.gather(listener.resume(), listener.resume(), battery.server.publish())
+    assert listener.running
+
+    driver = make_driver(battery, drivers)
+    await driver.start()
+    try:
+        assert (await driver.poll())["capacity_kwh"].quality is Quality.GOOD
+    finally:
+        await driver.stop()
+
+
 async def _wait_for(changes: asyncio.Queue[tuple[str, Reading]], point: str,
                     value: float) -> None:
     async with asyncio.timeout(5):
