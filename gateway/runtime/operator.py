@@ -122,9 +122,15 @@ class MarketOperator:
         return self.market.operator
 
     def restore(self, transactions: Sequence[Transaction]) -> None:
-        """Rebuild the book from the ledger after a restart (nothing traded twice)."""
+        """Rebuild the book from the ledger after a restart (nothing traded twice).
+
+        Only the micromarket's own transactions: the building's contracts outside share the
+        operator's party id, and booked here they would cancel the net import they square
+        (the trader would then sell back everything it had bought)."""
+        outside = self.external.counterparty if self.external is not None else None
         for transaction in transactions:
-            if transaction.party == self.party or transaction.counterparty == self.party:
+            parties = (transaction.party, transaction.counterparty)
+            if self.party in parties and outside not in parties:
                 self.market.add_transaction(transaction)
 
     def _external(self, interval: Interval) -> ExternalTenders | None:

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -255,3 +255,23 @@ def test_external_positions_are_booked_once(killed_and_stopped: dict[str, Any]) 
     assert future
     for interval in future:
         assert book.position(party, interval) == positions.position(party, interval), interval
+
+
+def test_the_restarted_gateway_keeps_the_building_squared_outside(
+    killed_and_stopped: dict[str, Any],
+) -> None:
+    """Read back from the ledger, the micromarket's positions stay apart from the contracts
+    outside: on every interval of the next hour the provider's book holds exactly the
+    building's net import inside (before, a restart read it as zero and sold it all back)."""
+    site = killed_and_stopped["site"]
+    party = site.config.external_market.party_id
+    counterparty = site.config.external_market.counterparty_id
+    final = killed_and_stopped["final"]
+    inside = PositionBook(t for t in final if counterparty not in (t.party, t.counterparty))
+    outside = killed_and_stopped["positions"]
+    now = killed_and_stopped["now"]
+    near = {t.interval for t in final if counterparty not in (t.party, t.counterparty)
+            and now + timedelta(minutes=10) <= t.interval.start < now + timedelta(minutes=50)}
+    assert near
+    for interval in sorted(near, key=lambda iv: iv.start):
+        assert outside.position(party, interval) == -inside.position(party, interval), interval
