@@ -3,7 +3,7 @@
     async with BuildingRig(site, scenario, clock, seed) as rig:
         rig.state            # BuildingState: every device's points
         rig.physics          # BuildingPhysics: flows, log, models
-        rig.counterparty_url # the simulated retail provider's CTS base URL
+        rig.counterparty_url # the simulated retail provider's CTS base URL (None: tariff)
         rig.pin_factory      # gpiozero MockFactory: give it to the gateway's GPIO drivers
         await rig.finished() # until the scenario ends
 
@@ -12,7 +12,8 @@ site file gives — Modbus TCP servers, RTU lines (pty pairs), GPIO mock pins
 (:class:`hil.site_devices.SiteDevices`), BACnet/IP devices
 (:func:`hil.bacnet_server.serve_site_bacnet`), OPC UA servers
 (:func:`hil.opcua_server.serve_site_opcua`) — and the counterparty at
-``external_market.counterparty_url``; when it returns, all of them listen. The physics
+``external_market.counterparty_url`` (a site buying at a tariff has none); when it
+returns, all of them listen. The physics
 then steps on the clock: ``step_s`` of clock time per step, catching up in a burst when
 the event loop falls behind (a ScaledClock at high speed), so simulated time tracks the
 clock. Exit stops the physics and every server, releasing every port.
@@ -45,15 +46,15 @@ from hil.state import BuildingState
 MAX_CATCH_UP_STEPS = 1000  # steps in one burst before yielding to the servers
 
 
-def counterparty_for_site(site: Site, timeline: Timeline, clock: Clock) -> SimulatedCounterparty:
-    """The simulated retail provider the site's ``external_market`` section points at."""
+def counterparty_for_site(
+    site: Site, timeline: Timeline, clock: Clock
+) -> SimulatedCounterparty | None:
+    """The simulated retail provider the site's ``external_market`` section points at;
+    None for a site without one (it buys at its tariff, or not at all)."""
     config = site.config
     external = config.external_market
     if external is None:
-        raise ValueError(
-            f"{site.path}: the site has no external_market section, so there is no "
-            "counterparty to simulate; add external_market.counterparty_url"
-        )
+        return None
     url = urlparse(external.counterparty_url)
     windows = tuple(
         PriceWindow(timeline.start + timedelta(seconds=spike.start_s),
@@ -109,8 +110,8 @@ class BuildingRig:
         self._task: asyncio.Task[None] | None = None
 
     @property
-    def counterparty_url(self) -> str:
-        return self.counterparty.url
+    def counterparty_url(self) -> str | None:
+        return self.counterparty.url if self.counterparty is not None else None
 
     async def __aenter__(self) -> BuildingRig:
         try:
@@ -128,7 +129,8 @@ class BuildingRig:
         self.bacnet_servers = await stack.enter_async_context(
             serve_site_bacnet(self.site, self.state, self.clock))
         await stack.enter_async_context(serve_site_opcua(self.site, self.state, self.clock))
-        await stack.enter_async_context(self.counterparty)
+        if self.counterparty is not None:
+            await stack.enter_async_context(self.counterparty)
         self._task = asyncio.create_task(self._run_physics(), name="hil-physics")
         stack.push_async_callback(self._stop_physics)
 

@@ -125,7 +125,8 @@ async def _serve(site: Site, scenario: Scenario, args: argparse.Namespace) -> in
             timeline = rig.timeline
             print(f"hil: {site.config.site.name!r}: scenario {timeline.name!r} from "
                   f"{timeline.start.isoformat()} for {timeline.duration_s:g} s at "
-                  f"{args.speed:g}x, seed {timeline.seed}; counterparty {rig.counterparty_url}",
+                  f"{args.speed:g}x, seed {timeline.seed}; counterparty "
+                  f"{rig.counterparty_url or 'none (the site buys at its tariff)'}",
                   file=sys.stderr)
             print("ready", flush=True)
             finished = asyncio.create_task(rig.finished())

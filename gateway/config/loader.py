@@ -27,6 +27,7 @@ from gateway.config.site import (
     Section,
     SiteInfo,
     StorageSection,
+    TariffSection,
 )
 from gateway.islanding.settings import IslandingSettings
 
@@ -61,6 +62,7 @@ class SiteFile(Section):
     devices: list[Device]
     market: MarketSection
     external_market: ExternalMarketSection | None = None
+    tariff: TariffSection | None = None
     islanding: IslandingSettings = Field(default_factory=IslandingSettings)
     bacnet: BacnetSection = Field(default_factory=BacnetSection)
     storage: StorageSection = Field(default_factory=StorageSection)
@@ -112,6 +114,7 @@ def load_site(path: Path) -> Site:
     problems += _site_checks(doc, config)
     problems += _device_checks(doc, config, profiles)
     problems += _market_checks(doc, config)
+    problems += _tariff_checks(doc, config)
     if problems:
         raise ConfigError(problems)
     return Site(path=path, config=_absolute_paths(config, path.parent.resolve()),
@@ -310,6 +313,29 @@ def _market_checks(doc: YamlDocument, config: SiteFile) -> list[Problem]:
                                     f"clearing cadence {_fmt(market.clearing_cadence)} is "
                                     "longer than the shortest interval "
                                     f"{_fmt(market.horizon[0].interval)}"))
+    return problems
+
+
+def _tariff_checks(doc: YamlDocument, config: SiteFile) -> list[Problem]:
+    tariff, market = config.tariff, config.market
+    if tariff is None:
+        return []
+    if config.external_market is not None:
+        return [doc.problem(("tariff",), "the site buys outside either from a TeMIX "
+                                         "counterparty (external_market) or at a tariff, not "
+                                         "both; remove one of the two sections")]
+    problems = []
+    for where, imported, exported in tariff.price_pairs():
+        if imported > market.price_cap_per_kwh:
+            problems.append(doc.problem(("tariff",), f"{where}: import price {imported} is above "
+                                                     f"market.price_cap_per_kwh "
+                                                     f"{market.price_cap_per_kwh}; grid energy "
+                                                     "could never be bought"))
+        if exported < market.price_floor_per_kwh:
+            problems.append(doc.problem(("tariff",), f"{where}: export price {exported} is below "
+                                                     f"market.price_floor_per_kwh "
+                                                     f"{market.price_floor_per_kwh}; raise the "
+                                                     "floor or the price"))
     return problems
 
 

@@ -207,6 +207,87 @@ class ExternalMarketSection(Section):
         return parse_duration(value)  # type: ignore[arg-type]
 
 
+_CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
+
+
+def minute_of_day(text: str) -> int:
+    """``"16:30"`` → 990 (``"24:00"`` is 1440, the end of the day)."""
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class TariffWindow(Section):
+    """A time-of-use window in local wall-clock time; ``end`` may pass midnight."""
+
+    start: str = Field(description="HH:MM, local time")
+    end: str = Field(description="HH:MM, local time (24:00 = midnight)")
+    import_per_kwh: Decimal | None = None
+    export_per_kwh: Decimal | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if not _CLOCK_TIME.match(value):
+            raise ValueError(f"{value!r} is not a clock time; write HH:MM, e.g. 16:00")
+        return value
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> TariffWindow:
+        if minute_of_day(self.start) % 1440 == minute_of_day(self.end) % 1440:
+            raise ValueError(f"window {self.start}-{self.end} is empty: start and end are equal")
+        if self.import_per_kwh is None and self.export_per_kwh is None:
+            raise ValueError("a window sets import_per_kwh, export_per_kwh or both")
+        return self
+
+    def minutes(self) -> range | tuple[range, range]:
+        """The minutes of the day it covers (two ranges when it passes midnight)."""
+        start, end = minute_of_day(self.start), minute_of_day(self.end)
+        if start < end:
+            return range(start, end)
+        return range(start, 1440), range(0, end)
+
+
+class TariffSection(Section):
+    """The utility's tariff: the building's outside market when it has no TeMIX
+    counterparty. Grid energy is bought at the import price and sold at the export price."""
+
+    utility_id: str = Field(default="utility", min_length=1)
+    import_per_kwh: Decimal
+    export_per_kwh: Decimal = Decimal(0)
+    time_of_use: list[TariffWindow] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TariffSection:
+        owner: dict[int, int] = {}
+        for index, window in enumerate(self.time_of_use):
+            covered = window.minutes()
+            for minutes in covered if isinstance(covered, tuple) else (covered,):
+                for minute in minutes:
+                    if minute in owner:
+                        other = self.time_of_use[owner[minute]]
+                        raise ValueError(
+                            f"time_of_use window {index} ({window.start}-{window.end}) "
+                            f"overlaps window {owner[minute]} ({other.start}-{other.end}) "
+                            f"at {minute // 60:02d}:{minute % 60:02d}")
+                    owner[minute] = index
+        for name, imported, exported in self.price_pairs():
+            if exported > imported:
+                raise ValueError(f"{name}: the export price {exported} is above the import "
+                                 f"price {imported}; the grid would pay for its own energy")
+        return self
+
+    def price_pairs(self) -> list[tuple[str, Decimal, Decimal]]:
+        """(where, import, export) for the base prices and every window's effective prices."""
+        pairs = [("base prices", self.import_per_kwh, self.export_per_kwh)]
+        for index, window in enumerate(self.time_of_use):
+            pairs.append((f"time_of_use window {index} ({window.start}-{window.end})",
+                          window.import_per_kwh if window.import_per_kwh is not None
+                          else self.import_per_kwh,
+                          window.export_per_kwh if window.export_per_kwh is not None
+                          else self.export_per_kwh))
+        return pairs
+
+
 class BacnetSection(Section):
     """How the gateway itself appears on BACnet/IP (one local port for every device)."""
 

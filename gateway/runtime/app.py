@@ -37,6 +37,7 @@ from gateway.runtime.agents import build_agent
 from gateway.runtime.islanding_io import SiteCommands, SiteInputs, SiteRoles
 from gateway.runtime.operator import MarketOperator, RoundReport
 from gateway.runtime.services import DeviceService
+from gateway.runtime.tariff import TariffSide
 from gateway.systemd import SystemdNotifier
 from market.agents import PriceBand
 from market.cts import decode_transaction
@@ -120,6 +121,7 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self.ledger: Ledger | None = None
         self.trader: Trader | None = None
+        self.tariff: TariffSide | None = None
         self.operator: MarketOperator | None = None
         self.islanding: IslandingService | None = None
         self.roles = SiteRoles.of(site)
@@ -127,6 +129,11 @@ class Gateway:
         self._round_real_s = 0.0  # recent rounds' wall time (decays), for the lead
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._faulted: set[str] = set()  # devices with an ALARM entry not yet cleared
+
+    @property
+    def outside(self) -> Trader | TariffSide | None:
+        """Whom the building buys from outside: the TeMIX counterparty or the tariff."""
+        return self.trader if self.trader is not None else self.tariff
 
     # -- lifespan --------------------------------------------------------------------------
 
@@ -193,11 +200,18 @@ class Gateway:
             self.trader = Trader(self.config.external_market, self.config.market, self.clock,
                                  self.config.site, writer)
             await self._stack.enter_async_context(self.trader)
+        elif self.config.tariff is not None:
+            self.tariff = TariffSide(self.config.tariff, self.party, self.config.market,
+                                     self.config.site)
+        else:
+            log.warning("no external_market and no tariff: the market sees no supply from "
+                        "the grid, and loads the building's own sources cannot supply are "
+                        "shed in the market")
         market = Micromarket(
             tiers=[HorizonTier(t.interval, t.until) for t in self.config.market.horizon],
             zone=self.zone, operator=self.party, band=band)
         self.operator = MarketOperator(
-            market=market, services=self.services, writer=writer, external=self.trader,
+            market=market, services=self.services, writer=writer, external=self.outside,
             pcc_import_limit_kw=self.config.site.pcc_import_limit_kw,
             pcc_export_limit_kw=self.config.site.pcc_export_limit_kw,
             settlement_duration=self.config.market.horizon[0].interval,
@@ -242,6 +256,8 @@ class Gateway:
             orders, refused = recorded_orders(entries)
             self.trader.restore(live, [o for o in orders if o.transaction.interval.end > now],
                                 refused)
+        elif self.tariff is not None:
+            self.tariff.restore(live)
         if live:
             log.info("restored %d transactions from the ledger", len(live))
 
@@ -259,10 +275,10 @@ class Gateway:
         if service is not None and service.trades:
             draw = service.draw_kw()
             self.operator.meter.sample(service.party, now, None if draw is None else -draw)
-        if device_id == self.roles.grid_meter and self.trader is not None:
+        if device_id == self.roles.grid_meter and self.outside is not None:
             power = readings.get("power_kw")
             value = power.value if power is not None and power.ok else None
-            self.operator.meter.sample(self.trader.counterparty, now,
+            self.operator.meter.sample(self.outside.counterparty, now,
                                        float(value) if isinstance(value, int | float) else None)
         if self.islanding is not None:
             self.islanding.measurement_arrived()

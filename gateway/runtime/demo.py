@@ -234,7 +234,7 @@ class Pacer:
 def _summary(site: Site, rig: BuildingRig, gateway: Gateway, monitor: DemoMonitor,
              start: datetime, end: datetime, wall_s: float, database: Path) -> DaySummary:
     status = gateway.status
-    external = gateway.trader.counterparty if gateway.trader else None
+    external = gateway.outside.counterparty if gateway.outside else None
     imported = exported = Decimal(0)
     cost = Decimal(0)
     consumed = Decimal(0)

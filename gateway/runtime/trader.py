@@ -25,7 +25,7 @@ import itertools
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,7 @@ import aiohttp
 from drivers.clock import Clock
 from gateway.config.site import ExternalMarketSection, MarketSection, SiteInfo
 from gateway.ledger.entries import Entry, EntryKind, NewEntry
+from gateway.runtime.outside import NEAR, OutsideContracts, worth_a_trade
 from market.clearing import ExternalTenders
 from market.cts import (
     CreateDelivery,
@@ -42,17 +43,10 @@ from market.cts import (
     decode_tender,
     encode,
 )
-from market.temix import Delivery, Interval, PositionBook, Side, Tender, Transaction
-from market.transaction_log import TransactionLog
+from market.temix import Delivery, Interval, Side, Tender, Transaction
 
 log = logging.getLogger(__name__)
 
-# Intervals starting within NEAR are squared exactly (to the market's resolution, one
-# micro-kW), so what the building contracted outside equals its internal net position when
-# delivery starts; farther ones are traded in coarser steps as they come closer.
-MIN_TRADE_KW = Decimal("0.000001")
-MIN_TRADE_FAR_KW = Decimal("5")
-NEAR = timedelta(hours=1)
 MAX_IN_FLIGHT = 8
 RETRIES = 2
 
@@ -90,23 +84,19 @@ def recorded_orders(entries: Iterable[Entry]) -> tuple[list[CreateTransaction], 
     return orders, refused
 
 
-class Trader:
+class Trader(OutsideContracts):
     """Async context manager: ``async with Trader(...) as trader``."""
 
     def __init__(self, section: ExternalMarketSection, market: MarketSection, clock: Clock,
                  site: SiteInfo, writer: Any) -> None:
+        super().__init__(section.party_id, section.counterparty_id)
         self.section = section
         self.market_id = market.market_id
-        self.party = section.party_id
-        self.counterparty = section.counterparty_id
         self.base_url = section.counterparty_url.rstrip("/")
         self.clock = clock
         self.writer = writer
         self.import_limit_kw = site.pcc_import_limit_kw
         self.export_limit_kw = site.pcc_export_limit_kw
-        self.book = PositionBook()
-        self.transactions = TransactionLog()
-        """Contracted with the counterparty, kept for settlement until :meth:`forget_before`."""
         self.pending: dict[str, CreateTransaction] = {}
         self.unsquared: set[Interval] = set()
         """Near intervals the trader has not squared in full at its last try: no standing
@@ -135,12 +125,7 @@ class Trader:
         """Contracted positions from the ledger after a restart, and the orders sent
         before it whose answer never came (neither a transaction nor a refusal id in
         ``refused``): pending, sent again at the next refresh."""
-        for tx in transactions:
-            if self.counterparty in (tx.party, tx.counterparty) and self.party in (
-                tx.party, tx.counterparty
-            ):
-                self.book.add(tx)
-                self.transactions.add(tx)
+        self.restore_contracts(transactions)
         answered = {tx.transaction_id for tx in self.transactions} | set(refused)
         for order in orders:
             tx_id = order.transaction.transaction_id
@@ -263,18 +248,6 @@ class Trader:
                 return sides[Side.SELL].price
         return None
 
-    def transactions_covering(self, interval: Interval) -> list[Transaction]:
-        return self.transactions.covering(interval)
-
-    def forget_before(self, instant: datetime) -> int:
-        """Drop contracted transactions whose interval ended by ``instant`` (settled long
-        ago; positions keep their sums). Without it the list grew by every order for as
-        long as the gateway ran, and every settlement scanned all of it."""
-        return self.transactions.forget_before(instant)
-
-    def contracted_import_kw(self, interval: Interval) -> Decimal:
-        return -self.book.position(self.party, interval)
-
     # -- squaring the building's position -------------------------------------------------
 
     async def square(self, now: datetime, targets: Mapping[Interval, Decimal]) -> list[Any]:
@@ -297,7 +270,7 @@ class Trader:
             delta = target - self.contracted_import_kw(interval) - self._pending_import_kw(interval)
             side = Side.SELL if delta > 0 else Side.BUY  # the counterparty's side
             near = interval.start - now <= NEAR
-            if abs(delta) < (MIN_TRADE_KW if near else MIN_TRADE_FAR_KW):
+            if not worth_a_trade(delta, interval, now):
                 if near:
                     self.unsquared.discard(interval)  # squared since
                 continue
@@ -394,8 +367,7 @@ class Trader:
             await self._send(order)
 
     async def _record(self, tx: Transaction) -> None:
-        self.book.add(tx)
-        self.transactions.add(tx)
+        self.book_contract(tx)
         sides = self.standing.get(tx.interval, {})
         tender = sides.get(tx.side)
         if tender is not None and tender.tender_id == tx.tender_id:
