@@ -24,8 +24,14 @@ integer micro-units, runs the auction and turns fills into TeMIX transactions.
   floor), so sellers cover it or flexible buyers sell back; the positions that set the
   devices' operating levels then add up to what the island itself supplies. This cover
   is served before new demand at the cap; any part of it the island cannot supply is
-  reported as shed (party: the operator, tender id ``island-cover``), and any held export
-  it cannot absorb as a curtailment. If the price reaches the
+  reported as shed, and any held export it cannot absorb as a curtailment. Given
+  ``held_by`` (each party's held net purchase, kW), the report names the holders: the
+  shortfall falls on the parties still holding purchases after the round (flexible loads
+  have sold theirs back), least important first and pro rata within a priority (tender
+  id ``island-cover:<party>``), which is the order the islanding controller sheds in; an
+  unabsorbed export falls on the net sellers pro rata. Without it, or for any part the
+  holdings do not account for, the operator is named (tender id ``island-cover``).
+  If the price reaches the
   cap with demand left unserved (in an island, or grid-connected when the PCC limits
   bind), the buys at the cap are rationed by priority (party →
   integer, higher = more important, default 0): the lowest priority is shed first, pro rata
@@ -497,6 +503,7 @@ def clear(
     operator: str = DEFAULT_OPERATOR,
     now: datetime | None = None,
     held_import_kw: Decimal = Decimal(0),
+    held_by: Mapping[str, Decimal] | None = None,
 ) -> ClearingResult:
     """Clear ``interval`` over ``tenders`` (see the module docstring for every rule)."""
     if price_floor > price_cap:
@@ -523,8 +530,12 @@ def clear(
         ShedDecision(t.tender_id, t.party, priorities.get(t.party, 0), t.quantity, Decimal(0))
         for t in withdrawn
     ]
-    shed.sort(key=lambda decision: decision.tender_id)  # in any order of the tenders
     curtailed = _curtailments(book, outcome) if outcome.price == floor_u else []
+    if islanded and held_by is not None:
+        held = _held_after(book, buy_fills, outcome.sell_fills, held_by)
+        shed = _shed_by_holders(shed, held, priorities, operator)
+        curtailed = _curtailed_by_holders(curtailed, held, operator)
+    shed.sort(key=lambda decision: decision.tender_id)  # in any order of the tenders
     return _result(book, outcome, buy_fills, shed, curtailed, interval, islanded, operator, now)
 
 
@@ -590,6 +601,85 @@ def _shed_decisions(
             )
         )
     return decisions
+
+
+def _held_after(
+    book: _Book, buy_fills: Mapping[int, int], sell_fills: Mapping[int, int],
+    held_by: Mapping[str, Decimal],
+) -> dict[str, int]:
+    """Each party's net purchase on the interval once this round is booked (micro-kW;
+    negative: a net sale): what it held, plus what it bought, minus what it sold back."""
+    held = {party: quantity_units(kw) for party, kw in held_by.items()}
+    for tenders, fills, sign in ((book.buys, buy_fills, 1), (book.sells, sell_fills, -1)):
+        for i, units in fills.items():
+            if i < len(tenders):
+                party = tenders[i].party
+                held[party] = held.get(party, 0) + sign * units
+    return held
+
+
+def _lowest_first(
+    amount: int, holdings: Mapping[str, int], priorities: Mapping[str, int]
+) -> dict[str, int]:
+    """``amount`` shared among holders, least important first, pro rata within a priority,
+    never more than a holder holds."""
+    groups: dict[int, list[str]] = {}
+    for party in sorted(holdings):
+        groups.setdefault(priorities.get(party, 0), []).append(party)
+    shares: dict[str, int] = {}
+    left = amount
+    for priority in sorted(groups):
+        parties = groups[priority]
+        share = pro_rata(list(range(len(parties))), [holdings[p] for p in parties], left,
+                         parties.__getitem__)
+        shares.update((parties[k], units) for k, units in share.items() if units)
+        left -= sum(share.values())
+        if not left:
+            break
+    return shares
+
+
+def _shed_by_holders(
+    shed: list[ShedDecision], held: Mapping[str, int], priorities: Mapping[str, int],
+    operator: str,
+) -> list[ShedDecision]:
+    """The cover's shortfall named by the parties whose held purchases it leaves
+    undelivered, least important first (what the islanding controller sheds first)."""
+    out = []
+    for decision in shed:
+        if decision.tender_id != _COVER_ID or decision.party != operator:
+            out.append(decision)
+            continue
+        holdings = {p: units for p, units in held.items() if units > 0 and p != operator}
+        named = _lowest_first(quantity_units(decision.shed_kw), holdings, priorities)
+        out += [ShedDecision(f"{_COVER_ID}:{party}", party, priorities.get(party, 0),
+                             units_to_kw(holdings[party]), units_to_kw(holdings[party] - units))
+                for party, units in named.items()]
+        if (rest := quantity_units(decision.shed_kw) - sum(named.values())) > 0:
+            out.append(ShedDecision(_COVER_ID, operator, decision.priority,
+                                    decision.served_kw + units_to_kw(rest), decision.served_kw))
+    return out
+
+
+def _curtailed_by_holders(
+    curtailed: list[Curtailment], held: Mapping[str, int], operator: str
+) -> list[Curtailment]:
+    """A held export the island cannot absorb, named by the parties that sold it, pro rata."""
+    out = []
+    for cut in curtailed:
+        if cut.tender_id != _COVER_ID or cut.party != operator:
+            out.append(cut)
+            continue
+        holdings = {p: -units for p, units in held.items() if units < 0 and p != operator}
+        named = _lowest_first(quantity_units(cut.curtailed_kw), holdings, {})
+        out += [Curtailment(f"{_COVER_ID}:{party}", party, units_to_kw(holdings[party]),
+                            units_to_kw(holdings[party] - units))
+                for party, units in named.items()]
+        if (rest := quantity_units(cut.curtailed_kw) - sum(named.values())) > 0:
+            out.append(Curtailment(_COVER_ID, operator, cut.accepted_kw + units_to_kw(rest),
+                                   cut.accepted_kw))
+    out.sort(key=lambda cut: cut.tender_id)
+    return out
 
 
 def _curtailments(book: _Book, outcome: AuctionOutcome) -> list[Curtailment]:

@@ -211,6 +211,12 @@ class Micromarket:
         """The building's net position on ``interval``: what the operator must import."""
         return self.book.position(self.operator, interval)
 
+    def _held_by(self, interval: Interval) -> dict[str, Decimal]:
+        """Every party's held net purchase on ``interval`` (kW; negative: a net sale)."""
+        book = self.book
+        return {party: -book.position(party, interval) for party in book.parties
+                if party != self.operator}
+
     def _held_import_kw(
         self, interval: Interval, islanded: bool, cover_until: datetime | None
     ) -> Decimal:
@@ -230,8 +236,9 @@ class Micromarket:
         """Collect tenders over the horizon at ``now``, clear every interval, book the result.
 
         Islanded, the net import held on each interval that starts before ``cover_until``
-        (every interval when None) is bought back inside the building
-        (``held_import_kw`` of :func:`market.clearing.clear`); later intervals keep their
+        (every interval when None) is bought back inside the building, and what cannot be
+        is reported by the parties holding it (``held_import_kw`` and ``held_by`` of
+        :func:`market.clearing.clear`); later intervals keep their
         grid positions, to be delivered if the grid is back by then or covered by a later
         round. The cyclic garbage collector is paused for the round
         (:mod:`market.collector`).
@@ -273,7 +280,8 @@ class Micromarket:
                 priorities=priorities,
                 operator=self.operator,
                 now=now,
-                held_import_kw=self._held_import_kw(interval, islanded, cover_until),
+                held_import_kw=(cover := self._held_import_kw(interval, islanded, cover_until)),
+                held_by=self._held_by(interval) if cover else None,
             )
             self._book_all(result.transactions)
             results.append(result)

@@ -194,6 +194,49 @@ def test_islanded_held_export_is_sold_inside_at_the_floor_and_the_rest_curtailed
         "island-cover", "market-operator", D(5), D(2))
 
 
+def test_the_cover_shortfall_is_named_by_its_holders_least_important_first() -> None:
+    # 50 kW were bought from the grid: a fixed load (priority 50) holds 20, the critical
+    # loads (100) 30; the battery can give 25. The 25 short fall on the fixed load first.
+    held = {"F": D(20), "C": D(30), "PV": D(-5), "BAT": D(5)}
+    result = clear([sell("BAT-d", "0.20", "25", party="BAT")], HOUR, islanded=True,
+                   held_import_kw=D(50), held_by=held, priorities={"F": 50, "C": 100})
+    assert result.price == D(10) and result.island_cover_kw == D(25)
+    assert [(d.tender_id, d.party, d.priority, d.requested_kw, d.shed_kw)
+            for d in result.shed] == [
+        ("island-cover:C", "C", 100, D(30), D(5)),
+        ("island-cover:F", "F", 50, D(20), D(20)),
+    ]
+
+
+def test_within_a_priority_the_shortfall_is_shared_pro_rata_to_the_holdings() -> None:
+    result = clear([], HOUR, islanded=True, held_import_kw=D(20),
+                   held_by={"A": D(5), "B": D(15)})
+    assert {d.party: d.shed_kw for d in result.shed} == {"A": D(5), "B": D(15)}
+    result = clear([sell("G", "0.10", "8")], HOUR, islanded=True, held_import_kw=D(20),
+                   held_by={"A": D(5), "B": D(15)})
+    assert {d.party: d.shed_kw for d in result.shed} == {"A": D(3), "B": D(9)}
+
+
+def test_a_holder_that_sold_back_is_not_named_for_what_it_gave_up() -> None:
+    # the lights held 12 kW and sell them back at 0.40 once the island is short; only the
+    # heater, which keeps its 30, is short
+    book = [sell("L-back", "0.40", "12", party="L")]
+    result = clear(book, HOUR, islanded=True, held_import_kw=D(42),
+                   held_by={"H": D(30), "L": D(12)}, priorities={"H": 100, "L": 20})
+    assert fills(result) == {"L-back": D(12)}
+    assert [(d.party, d.requested_kw, d.shed_kw) for d in result.shed] == [("H", D(30), D(30))]
+
+
+def test_an_unabsorbed_export_is_named_by_its_sellers_and_unknown_holdings_by_the_operator(
+) -> None:
+    result = clear([buy("BAT", "0.05", "3")], HOUR, islanded=True, held_import_kw=D(-15),
+                   held_by={"PV": D(-10), "WIND": D(-5)})
+    assert {c.party: c.curtailed_kw for c in result.curtailed} == {"PV": D(8), "WIND": D(4)}
+    result = clear([], HOUR, islanded=True, held_import_kw=D(10), held_by={"A": D(4)})
+    assert [(d.tender_id, d.party, d.shed_kw) for d in result.shed] == [
+        ("island-cover", "market-operator", D(6)), ("island-cover:A", "A", D(4))]
+
+
 def test_held_import_only_matters_islanded() -> None:
     book = [buy("A", "0.30", "10"), sell("PV", "0", "10")]
     result = clear(book, HOUR, external=GRID, held_import_kw=D(10))

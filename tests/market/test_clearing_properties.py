@@ -181,3 +181,41 @@ def test_result_does_not_depend_on_the_order_of_the_tenders(book, islanded, rnd)
     assert _accepted(first) == _accepted(second)
     assert first.shed == second.shed and first.curtailed == second.curtailed
     assert first.island_cover_kw == second.island_cover_kw
+
+
+@settings(max_examples=300, deadline=None)
+@given(books(), st.dictionaries(st.sampled_from([f"p{i}" for i in range(10)]),
+                                st.integers(-30_000, 30_000).map(lambda m: Decimal(m).scaleb(-3)),
+                                max_size=10))
+def test_the_cover_shortfall_falls_on_what_holders_still_hold_least_important_first(
+        book, held_by: dict[str, Decimal]) -> None:
+    tenders, external, priorities, held = book
+    named = clear(tenders, HOUR, external=external, islanded=True, price_floor=FLOOR,
+                  price_cap=CAP, priorities=priorities, held_import_kw=held, held_by=held_by)
+    plain = _run(book, islanded=True)
+    assert (named.price, _accepted(named), named.island_cover_kw) == (
+        plain.price, _accepted(plain), plain.island_cover_kw), "naming changes no trade"
+
+    def cover(items: tuple, attribute: str) -> Decimal:
+        return sum((getattr(x, attribute) for x in items
+                    if x.tender_id.startswith("island-cover")), Decimal(0))
+
+    assert cover(named.shed, "shed_kw") == cover(plain.shed, "shed_kw")
+    assert cover(named.curtailed, "curtailed_kw") == cover(plain.curtailed, "curtailed_kw")
+    after = dict(held_by)
+    by_id = {t.tender_id: t for t in tenders}
+    for tender_id, quantity in _accepted(named).items():
+        t = by_id[tender_id]
+        sign = 1 if t.side is Side.BUY else -1
+        after[t.party] = after.get(t.party, Decimal(0)) + sign * quantity
+    shed = {d.party: d for d in named.shed if d.tender_id.startswith("island-cover:")}
+    for party, d in shed.items():
+        assert d.requested_kw == after[party] and 0 < d.shed_kw <= after[party]
+    if shed:
+        top = max(priorities.get(p, 0) for p in shed)
+        for party, holding in after.items():
+            if holding > 0 and priorities.get(party, 0) < top:
+                assert party in shed and shed[party].served_kw == 0, f"{party} before a higher"
+    for c in named.curtailed:
+        if c.tender_id.startswith("island-cover:"):
+            assert c.offered_kw == -after[c.party] and 0 < c.curtailed_kw <= c.offered_kw

@@ -278,7 +278,8 @@ def test_islanded_round_covers_only_the_intervals_before_cover_until() -> None:
     island = market.clear_round(T0, participants, islanded=True, cover_until=T0 + HOUR)
     assert market.net_import_kw(soon) == 30, "lighting sold back; 30 kW could not be covered"
     [short] = island.result(soon).shed
-    assert (short.party, short.shed_kw) == ("market-operator", D(30))
+    assert (short.tender_id, short.party, short.shed_kw, short.served_kw) == (
+        "island-cover:it", "it", D(30), D(0)), "named by what it still holds, not the lights"
     assert [market.net_import_kw(iv) for iv in (later, last)] == [42, 42], "left as traded"
 
 
@@ -386,7 +387,12 @@ def test_a_mixed_round_balances_every_interval_and_setpoints_stay_within_limits(
     ]
     island = market.clear_round(now + 3 * FIVE, islanded, islanded=True)
     for r in island.results:
-        short = sum((d.shed_kw for d in r.shed if d.party == market.operator), D(0))
-        spare = sum((c.curtailed_kw for c in r.curtailed if c.party == market.operator), D(0))
+        cover = [d for d in r.shed if d.tender_id.startswith("island-cover")]
+        short = sum((d.shed_kw for d in cover), D(0))
+        spare = sum((c.curtailed_kw for c in r.curtailed
+                     if c.tender_id.startswith("island-cover")), D(0))
+        assert all(d.party != market.operator for d in cover), "named by the holders"
+        for d in cover:
+            assert d.shed_kw <= -market.book.position(d.party, r.interval)
         assert abs(market.net_import_kw(r.interval) - (short - spare)) < D("0.001"), r.interval
     assert any(r.island_cover_kw for r in island.results)
