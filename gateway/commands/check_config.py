@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway.config import ConfigError, load_site
+from gateway.config import ConfigError, SiteFile, load_site
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,5 +34,18 @@ def run(args: argparse.Namespace) -> int:
     config = site.config
     natures = sorted({device.nature for device in config.devices})
     print(f"{args.site_file}: OK — site {config.site.name!r}, {len(config.devices)} devices "
-          f"({', '.join(natures)}), market {config.market.market_id}")
+          f"({', '.join(natures)}), market {config.market.market_id}; {_outside(config)}")
     return 0
+
+
+def _outside(config: SiteFile) -> str:
+    """Whom the building buys from outside: what a facility manager checks first."""
+    if config.external_market is not None:
+        return (f"trades outside with {config.external_market.counterparty_id} at "
+                f"{config.external_market.counterparty_url}")
+    if config.tariff is not None:
+        windows = len(config.tariff.time_of_use)
+        return (f"buys at the tariff of {config.tariff.utility_id} (import "
+                f"{config.tariff.import_per_kwh}/kWh, {windows} time-of-use window"
+                f"{'' if windows == 1 else 's'})")
+    return "no external_market or tariff: no grid supply in the market"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from test_site_file import VALID, assert_problem, line_of, write
 
+from gateway.cli import main
 from gateway.config import load_site
 
 TARIFF = """\
@@ -74,3 +75,13 @@ def test_an_export_price_below_the_floor_is_refused(tmp_path: Path) -> None:
     text = VALID + TARIFF.replace("export_per_kwh: 0.02", "export_per_kwh: -0.6")
     assert_problem(tmp_path, text, line_of(text, "tariff:"), "tariff",
                    "export price -0.6 is below market.price_floor_per_kwh -0.5")
+
+
+def test_check_config_says_whom_the_building_buys_from(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(write(tmp_path, VALID + TARIFF, "tariff.yaml"))]) == 0
+    assert "buys at the tariff of city-power (import 0.22/kWh, 2 time-of-use windows)" in \
+        capsys.readouterr().out
+    assert main(["check-config", str(write(tmp_path, VALID, "none.yaml"))]) == 0
+    assert "no external_market or tariff: no grid supply in the market" in \
+        capsys.readouterr().out
