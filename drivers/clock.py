@@ -60,6 +60,11 @@ class ScaledClock:
 
     Network I/O in between keeps working, because waits are real (only shorter), so the
     whole rig — protocol servers, drivers, the market loop — can run a day in minutes.
+
+    A sleep lasts its seconds of *clock* time even when the speed changes meanwhile: a
+    poll loop that went to sleep for 60 s while the demo ran in real time (to operate the
+    breaker) wakes within half a second of real time once the demo is fast again, instead
+    of 60 real seconds later with every reading of it stale.
     """
 
     def __init__(self, start: datetime, speed: float) -> None:
@@ -71,6 +76,7 @@ class ScaledClock:
         self._speed = float(speed)
         self._real0 = time.monotonic()
         self._held: float | None = None
+        self._speed_changed = asyncio.Event()
 
     @property
     def speed(self) -> float:
@@ -86,6 +92,8 @@ class ScaledClock:
             self._real0 = time.monotonic() - elapsed / self._speed
         else:
             self._held = elapsed
+        self._speed_changed.set()  # wake the sleepers: their real wait is now different
+        self._speed_changed = asyncio.Event()
 
     def hold(self) -> None:
         """Stop time (e.g. while a rig and a gateway start up); sleeps still return."""
@@ -107,7 +115,17 @@ class ScaledClock:
         return self._start + timedelta(seconds=self.monotonic())
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self._speed)
+        if self._held is not None:  # time stands still: the wait is real, as at this speed
+            await asyncio.sleep(max(0.0, seconds) / self._speed)
+            return
+        until = self.monotonic() + max(0.0, seconds)
+        while (left := until - self.monotonic()) > 0 and self._held is None:
+            changed = self._speed_changed
+            try:
+                async with asyncio.timeout(left / self._speed):
+                    await changed.wait()
+            except TimeoutError:
+                pass
 
 
 class ManualClock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -64,3 +65,32 @@ async def test_scaled_clock_speed_change_keeps_time_continuous() -> None:
     assert 0 <= after - before < 1
     await clock.sleep(0.5)  # 50 ms real at 10x
     assert before + 0.5 <= clock.monotonic() < before + 20
+
+
+async def test_a_scaled_sleep_lasts_its_clock_time_when_the_speed_changes() -> None:
+    """A poll loop asleep for 10 clock seconds while the demo ran in real time wakes soon
+    after the demo speeds up again, not 10 real seconds later."""
+    clock = ScaledClock(START, speed=1)
+    began, real = clock.monotonic(), time.monotonic()
+    sleeper = asyncio.create_task(clock.sleep(10))
+    await asyncio.sleep(0.02)
+    clock.set_speed(1000)
+    await asyncio.wait_for(sleeper, timeout=2)
+    assert time.monotonic() - real < 1.0
+    assert clock.monotonic() >= began + 10
+    # and slowed down, a short sleep still lasts its clock seconds
+    clock.set_speed(1000)
+    began = clock.monotonic()
+    sleeper = asyncio.create_task(clock.sleep(2))
+    await asyncio.sleep(0)
+    clock.set_speed(20)
+    await sleeper
+    assert clock.monotonic() >= began + 2
+
+
+async def test_a_sleep_on_a_held_clock_still_returns() -> None:
+    clock = ScaledClock(START, speed=1000)
+    clock.hold()
+    held = clock.monotonic()
+    await asyncio.wait_for(clock.sleep(10), timeout=1)  # 10 ms real at 1000x
+    assert clock.monotonic() == held

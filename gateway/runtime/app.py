@@ -99,6 +99,7 @@ class Gateway:
         notifier: SystemdNotifier | None = None,
         on_round: Callable[[RoundReport], None] | None = None,
         on_grid_state: Callable[[State], None] | None = None,
+        on_breaker_operation: Callable[[], None] | None = None,
         min_real_poll_s: float = 0.0,
     ) -> None:
         """``min_real_poll_s``: shortest time between two polls of a device in real seconds
@@ -110,6 +111,7 @@ class Gateway:
         self.notifier = notifier or SystemdNotifier()
         self.on_round = on_round
         self.on_grid_state = on_grid_state
+        self.on_breaker_operation = on_breaker_operation
         self.min_real_poll_s = min_real_poll_s
         self.zone = ZoneInfo(self.config.site.timezone)
         self.status = GatewayStatus()
@@ -296,7 +298,8 @@ class Gateway:
                             self.config.site.nominal_voltage_v,
                             self.config.site.nominal_frequency_hz, self.clock)
         sink = SiteCommands(self.poller, self.roles, self.services, self._set_islanded,
-                            self._recorder(writer), self.status.alarms, self.status.transitions)
+                            self._recorder(writer), self.status.alarms, self.status.transitions,
+                            before_breaker=self.on_breaker_operation)
         self._commands = sink
         controller = IslandingController(self.config.islanding.resolved())
         self.islanding = IslandingService(controller, self.clock, source, sink,

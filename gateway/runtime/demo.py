@@ -36,6 +36,11 @@ MIN_REAL_POLL_S = 0.2  # no device is polled more often than this in real time
 # matter: the demo slows to these speeds, so breaker verification and the sync-check run on
 # measurements taken milliseconds (not minutes) of simulated time apart.
 SLOW_SPEEDS = {State.ISLANDING: 5.0, State.RECONNECTING: 5.0, State.RESYNCHRONISING: 20.0}
+# From a breaker command until the controller has seen the breaker move, the demo runs in
+# real time: the breaker is verified within 0.5 s of clock time and the island keeps
+# slipping against the grid while the breaker closes, so a 100 ms stall of a busy box at
+# 20x (2 s of clock) once closed the breaker out of sync and locked the controller out.
+OPERATION_SPEED = 1.0
 EVENT_SPEED = 10.0  # around the start of a scenario's grid event
 EVENT_LEAD_S = 15.0
 EVENT_TAIL_S = 5.0
@@ -174,7 +179,8 @@ async def run_demo(site: Site, scenario: Scenario, *, speed: float, duration: ti
         }
         pacer = Pacer(clock, speed, start, [e.start_s for e in rig.timeline.grid])
         gateway = Gateway(site, clock, driver_options=options, min_real_poll_s=MIN_REAL_POLL_S,
-                          on_grid_state=pacer.grid_state)
+                          on_grid_state=pacer.grid_state,
+                          on_breaker_operation=pacer.breaker_operation)
         monitor = DemoMonitor(gateway, zone, emit)
         gateway.on_round = monitor.on_round
         emit(f"demo: {site.config.site.name}, scenario {rig.timeline.name!r} (seed "
@@ -217,13 +223,23 @@ class Pacer:
         self.start = start
         self.events = sorted(event_times_s)
         self.state = State.UNKNOWN
+        self.operating = False
 
     def grid_state(self, state: State) -> None:
         self.state = state
+        if state not in (State.ISLANDING, State.RECONNECTING):
+            self.operating = False  # the breaker's move was seen (or given up on)
+        self.update()
+
+    def breaker_operation(self) -> None:
+        """Called just before the breaker is operated (before the command goes out)."""
+        self.operating = True
         self.update()
 
     def update(self) -> None:
         wanted = min(self.speed, SLOW_SPEEDS.get(self.state, self.speed))
+        if self.operating:
+            wanted = OPERATION_SPEED
         t = (self.clock.now() - self.start).total_seconds()
         if any(-EVENT_LEAD_S <= t - e <= EVENT_TAIL_S for e in self.events):
             wanted = min(wanted, EVENT_SPEED)

@@ -213,6 +213,9 @@ class SiteCommands:
     alarms: list[RaiseAlarm] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     pcc_target_kw: float | None = None  # a standing flow target (planned islanding)
+    before_breaker: Callable[[], None] | None = None
+    """Called just before the PCC breaker (or the backup trip) is operated: the demo slows
+    its clock to real time, so the operation is timed and verified in real milliseconds."""
     _steering: bool = False
 
     async def _write(self, device_id: str | None, point: str, value: float | bool) -> None:
@@ -225,6 +228,9 @@ class SiteCommands:
             log.error("islanding: %s", err)
 
     async def execute(self, command: Command) -> None:
+        if isinstance(command, OpenBreaker | CloseBreaker | FireBackupTrip) \
+                and self.before_breaker is not None:
+            self.before_breaker()
         if isinstance(command, OpenBreaker):
             await self._write(self.roles.breaker, "trip", True)
         elif isinstance(command, CloseBreaker):
