@@ -17,6 +17,17 @@ DEMO_SITE = REPO / "config" / "examples" / "demo-site.yaml"
 DEMO_TCP_PORTS = (15020, 15021, 15022, 15023, 4841, 18080)
 DEMO_UDP_PORTS = (47808, 47811, 47812, 47813, 47814)
 
+TARIFF = """\
+tariff:
+  utility_id: city-power
+  import_per_kwh: 0.22
+  export_per_kwh: 0.05
+  time_of_use:
+    - {start: "16:00", end: "21:00", import_per_kwh: 0.48}
+    - {start: "23:00", end: "06:00", import_per_kwh: 0.12, export_per_kwh: 0.02}
+"""
+"""A time-of-use tariff section (site-file YAML) for tests of sites without a provider."""
+
 
 def free_port(kind: socket.SocketKind) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:

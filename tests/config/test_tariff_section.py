@@ -7,20 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sitekit import TARIFF
 from test_site_file import VALID, assert_problem, line_of, write
 
 from gateway.cli import main
 from gateway.config import load_site
 
-TARIFF = """\
-tariff:
-  utility_id: city-power
-  import_per_kwh: 0.22
-  export_per_kwh: 0.05
-  time_of_use:
-    - {start: "16:00", end: "21:00", import_per_kwh: 0.48}
-    - {start: "23:00", end: "06:00", import_per_kwh: 0.12, export_per_kwh: 0.02}
-"""
 EXTERNAL = """\
 external_market:
   counterparty_url: http://127.0.0.1:18080/cts/v1

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from daykit import run_day, write_scenario
-from sitekit import private_demo_site
+from sitekit import TARIFF, private_demo_site
 
 from gateway.config import load_site
 from gateway.runtime.app import Gateway
@@ -26,15 +26,6 @@ from market.temix import Side
 
 pytestmark = pytest.mark.timeout(240)
 
-TARIFF = """tariff:
-  utility_id: city-power
-  import_per_kwh: 0.22
-  export_per_kwh: 0.05
-  time_of_use:
-    - {start: "16:00", end: "21:00", import_per_kwh: 0.48}
-    - {start: "23:00", end: "06:00", import_per_kwh: 0.12, export_per_kwh: 0.02}
-
-"""
 PEAK = (Decimal("0.48"), Decimal("0.05"))
 BASE = (Decimal("0.22"), Decimal("0.05"))
 
@@ -43,7 +34,7 @@ BASE = (Decimal("0.22"), Decimal("0.05"))
 def tariff_afternoon(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder: Path = tmp_path_factory.mktemp("tariff-day")
     path = private_demo_site(folder).path
-    text = re.sub(r"external_market:\n(  .*\n)+\n", TARIFF, path.read_text(encoding="utf-8"))
+    text = re.sub(r"external_market:\n(  .*\n)+\n", TARIFF + "\n", path.read_text(encoding="utf-8"))
     path.write_text(text, encoding="utf-8")
     site = load_site(path)
     assert site.config.external_market is None and site.config.tariff is not None
