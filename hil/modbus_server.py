@@ -14,7 +14,7 @@ device) and ``exception`` (answer every request with that Modbus exception code)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -47,6 +47,9 @@ class ModbusUnit:
     state: DeviceState
     delay_s: float = 0.0
     exception: int | None = None
+    before_read: Callable[[], object] | None = None
+    """Called before each read is answered: the rig steps its physics up to the clock, so
+    a reply never carries values from before a stall of the event loop."""
     _points: dict[str, dict[int, tuple[ModbusPoint, int]]] = field(init=False, repr=False)
     _fixed: dict[int, int] = field(init=False, repr=False)
     _overlay: dict[int, int] = field(init=False, repr=False)
@@ -184,6 +187,8 @@ class _UnitsContext:
         unit = await self._unit(device_id)
         if unit.exception is not None:
             return ExcCodes(unit.exception)
+        if unit.before_read is not None:
+            unit.before_read()
         table = _TABLES[func_code]
         values = unit.read(table, address, count)
         if table in ("coil", "discrete") and isinstance(values, list):

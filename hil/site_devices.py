@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -43,7 +44,8 @@ class SiteDevices:
     def __init__(self, site: Any, building: BuildingState, clock: Clock, *,
                  pin_factory: MockFactory | None = None, bind_host: str | None = None,
                  tcp_port_zero: bool = False, serial_dir: Path | None = None,
-                 operate_s: float = 0.05) -> None:
+                 operate_s: float = 0.05,
+                 before_read: Callable[[], object] | None = None) -> None:
         """``site`` is gateway.config.load_site(...)'s result. For tests: ``tcp_port_zero``
         binds free ports instead of the configured ones (read them back in ``tcp_ports``);
         ``serial_dir`` puts the serial links there instead of at the configured paths
@@ -55,6 +57,7 @@ class SiteDevices:
         self._bind_host = bind_host
         self._port_zero = tcp_port_zero
         self._operate_s = operate_s
+        self._before_read = before_read  # every Modbus unit calls it before answering a read
         self._serial_dir = serial_dir
         self._stack = contextlib.AsyncExitStack()
         self.tcp_ports: dict[tuple[str, int], int] = {}
@@ -83,11 +86,13 @@ class SiteDevices:
             state = self.building.device(device.id)
             if isinstance(connection, ModbusTcpConnection) and isinstance(profile, ModbusProfile):
                 key = (connection.host, connection.port)
-                tcp.setdefault(key, {})[connection.unit] = ModbusUnit(profile, state)
+                tcp.setdefault(key, {})[connection.unit] = ModbusUnit(
+                    profile, state, before_read=self._before_read)
             elif isinstance(connection, ModbusRtuConnection) and isinstance(profile,
                                                                             ModbusProfile):
                 line = rtu.setdefault(connection.port, (connection, {}))
-                line[1][connection.unit] = ModbusUnit(profile, state)
+                line[1][connection.unit] = ModbusUnit(profile, state,
+                                                      before_read=self._before_read)
             elif isinstance(connection, GpioConnection) and isinstance(profile, GpioProfile):
                 sim = GpioSimulator(profile, state, connection.pins, self.pin_factory,
                                     self._clock, operate_s=self._operate_s)

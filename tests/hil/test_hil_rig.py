@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from hil_kit import START
 from sitekit import PrivateSite, port_is_free, private_demo_site
 
 from drivers.clock import ScaledClock
+from drivers.connection import ModbusTcpConnection
 from drivers.factory import build_driver
 from gateway.config import load_site
 from hil.rig import BuildingRig
@@ -70,6 +72,45 @@ async def test_rig_in_process_serves_devices_market_and_gpio_breaker(
             for device in (trip, status_52a, grid_present):
                 device.close()
     # name resolution and certificate loading ran in the loop's default executor
+    await asyncio.get_running_loop().shutdown_default_executor()
+
+
+async def test_a_meter_answers_with_the_building_as_it_is_after_a_stalled_event_loop(
+    site: PrivateSite, tmp_path: Path
+) -> None:
+    """Every Modbus read first steps the physics up to the clock: a request served before
+    the physics loop runs again (the event loop was blocked, e.g. by a long round) carried
+    values from before the stall — at 120x a 0.3 s stall once put the island's phase
+    angle 95° behind, and the breaker closed out of sync."""
+    scenario_file = tmp_path / "short.yaml"
+    scenario_file.write_text(SHORT_SCENARIO, encoding="utf-8")
+    clock = ScaledClock(START, 120.0)
+    loaded = load_site(site.path)
+    async with BuildingRig(loaded, load_scenario(scenario_file), clock, seed=9) as rig:
+        meter = next(d for d in loaded.config.devices if d.id == "pcc_meter")
+        connection = meter.connection
+        assert isinstance(connection, ModbusTcpConnection) and rig.devices is not None
+        unit = rig.devices.tcp[(connection.host, connection.port)].units[connection.unit]
+        catch_up = unit.before_read
+        assert catch_up is not None
+        answered: list[float] = []
+
+        def before_read() -> None:
+            catch_up()
+            answered.append(rig.physics.t)
+
+        unit.before_read = before_read
+        driver = build_driver(meter.id, connection, loaded.profiles[meter.id], clock)
+        await driver.start()
+        try:
+            await driver.poll()
+            assert answered, "the server calls the hook before it answers"
+            time.sleep(0.3)  # the event loop is blocked: 36 s of clock pass, no physics step
+            lag_s = clock.monotonic() - rig.physics.t
+            catch_up()
+            assert clock.monotonic() - rig.physics.t < lag_s - 30
+        finally:
+            await driver.stop()
     await asyncio.get_running_loop().shutdown_default_executor()
 
 
