@@ -168,6 +168,7 @@ class BuildingRig:
         as now (at 120x a 0.3 s stall put the island's phase angle 95° behind)."""
         if self._origin is not None and self._task is not None:
             catch_up(self.physics, self.clock, self._origin)
+            self.physics.carry_phases(self.clock.monotonic() - self._origin)
 
 
 def catch_up(physics: BuildingPhysics, clock: Clock, origin: float) -> int:

@@ -82,20 +82,31 @@ def _value(readings: Mapping[str, Reading], point: str) -> float | None:
     return float(value) if isinstance(value, int | float | bool) else None
 
 
+MAX_PHASE_AGE_S = 2.0
+"""An angle read longer ago than this is not carried forward: a frequency reading 0.01 Hz
+off already moves it 7° in 2 s. The sync-check then waits for a fresh reading."""
+
+
 def _phase_now(readings: Mapping[str, Reading], now: datetime,
                nominal_hz: float) -> float | None:
     """The side's phase angle (against the nominal-frequency reference the meters share)
-    carried forward from when it was read to ``now`` at the side's measured frequency.
+    carried forward from when it was read to ``now`` at the side's measured frequency;
+    None when it is older than :data:`MAX_PHASE_AGE_S`.
 
     Why: the two meters are read at different moments, and an island that slips 0.02 Hz
     turns 7° a second against the grid; comparing the raw readings of a busy poll cycle
-    could let the breaker close well outside the sync-check's window."""
+    could let the breaker close well outside the sync-check's window. And an old reading
+    must not be used at all: in the demo, the controller once entered resynchronising and
+    closed in the same instant on readings taken minutes of clock time earlier (at 1200x),
+    130° out of sync."""
     reading = readings.get("phase_angle_deg")
     frequency = _value(readings, "frequency_hz")
     angle = _value(readings, "phase_angle_deg")
     if angle is None or frequency is None or reading is None or reading.read_at is None:
         return None
     age_s = (now - reading.read_at).total_seconds()
+    if age_s > MAX_PHASE_AGE_S:
+        return None
     return angle + 360.0 * (frequency - nominal_hz) * age_s
 
 

@@ -146,6 +146,17 @@ class BuildingPhysics:
         if devices.grid_sense is not None:
             devices.grid_sense.values["grid_present"] = grid.present
 
+    def carry_phases(self, now_s: float) -> None:
+        """Meters show their phase angle at ``now_s`` (physics time, at most a step after
+        :attr:`t`), turned on at their own frequency: at a slip of 0.07 Hz a whole step is
+        25°, more than the sync-check's window."""
+        since = max(0.0, now_s - self.t)
+        devices = self.devices
+        nominal = self.grid.nominal_frequency_hz
+        for meter in (devices.pcc_meter, devices.bus_meter, *(m for _, m in devices.loads)):
+            if meter is not None:
+                meter.carry_phase(since, nominal)
+
     def _check_synchronism(self, t: float) -> None:
         """The island meets the grid: log the differences, count an out-of-sync closure."""
         grid = self.grid

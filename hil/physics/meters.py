@@ -17,6 +17,8 @@ class Meter:
         self._phase_angle = phase_angle
         self.energy_import_kwh = 0.0
         self.energy_export_kwh = 0.0
+        self._phase_deg = 0.0  # the angle and frequency at the last physics step
+        self._frequency_hz = 0.0
         self.update(0.0, 0.0, 0.0, 0.0, 0.0)
 
     def update(
@@ -34,8 +36,15 @@ class Meter:
         values["voltage_a_v"] = volts * a
         values["voltage_b_v"] = volts * b
         values["voltage_c_v"] = volts * c
-        values["frequency_hz"] = frequency_hz
+        values["frequency_hz"] = self._frequency_hz = frequency_hz
         values["energy_import_kwh"] = self.energy_import_kwh
         values["energy_export_kwh"] = self.energy_export_kwh
         if self._phase_angle:
-            values["phase_angle_deg"] = phase_deg
+            values["phase_angle_deg"] = self._phase_deg = phase_deg
+
+    def carry_phase(self, since_step_s: float, nominal_hz: float) -> None:
+        """Show the angle as it is ``since_step_s`` after the last step (a real meter
+        measures when it is read; the physics steps a whole second at a time)."""
+        if self._phase_angle and self._frequency_hz > 0.0:  # a dead side has no angle
+            turned = 360.0 * (self._frequency_hz - nominal_hz) * since_step_s
+            self.device.values["phase_angle_deg"] = self._phase_deg + turned

@@ -13,6 +13,7 @@ from drivers.clock import ManualClock
 from hil.physics import BreakerFault, EvSession, build_physics
 from hil.physics.building import LOSS_FRACTION
 from hil.physics.hvac import THERMAL_CAPACITY_KWH_PER_K, THERMAL_RESISTANCE_K_PER_KW, HvacZone
+from hil.physics.meters import Meter
 from hil.physics.shapes import DailyShape
 from hil.rig import run_on_clock
 from hil.state import DeviceState
@@ -328,3 +329,17 @@ async def test_physics_follows_a_manual_clock_step_for_step() -> None:
     await clock.advance(7200)
     await asyncio.wait_for(runner, timeout=10)
     assert physics.finished and physics.steps == 7200
+
+
+def test_a_meter_read_between_steps_shows_the_angle_turned_since_the_step() -> None:
+    """The physics steps a whole second; a real meter measures when it is read. At a slip
+    of 0.07 Hz a second is 25°, more than the sync-check's window."""
+    meter = Meter(DeviceState("bus_meter"), 277.0, phase_angle=True)
+    meter.update(10.0, 1.0, 60.07, 12.0, 1.0)
+    meter.carry_phase(0.5, 60.0)
+    assert meter.device.values["phase_angle_deg"] == pytest.approx(12.0 + 360 * 0.07 * 0.5)
+    meter.carry_phase(0.25, 60.0)  # from the step, not from the last read
+    assert meter.device.values["phase_angle_deg"] == pytest.approx(12.0 + 360 * 0.07 * 0.25)
+    meter.update(0.0, 0.0, 0.0, 0.0, 1.0)  # a dead bus has no angle to carry
+    meter.carry_phase(0.5, 60.0)
+    assert meter.device.values["phase_angle_deg"] == 0.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from drivers.base import Quality, Reading
-from gateway.runtime.islanding_io import _angle_difference, _phase_now
+from gateway.runtime.islanding_io import MAX_PHASE_AGE_S, _angle_difference, _phase_now
 
 NOW = datetime(2026, 6, 22, 13, 0, tzinfo=UTC)
 
@@ -31,3 +31,9 @@ def test_no_angle_without_its_frequency_or_read_time() -> None:
     assert _phase_now({"phase_angle_deg": Reading(5.0, Quality.GOOD, NOW)}, NOW, 60.0) is None
     assert _phase_now({**side(5.0, 60.0, 0.0),
                        "phase_angle_deg": Reading(5.0, Quality.GOOD, None)}, NOW, 60.0) is None
+
+
+def test_an_angle_read_too_long_ago_is_not_carried_forward() -> None:
+    """Minutes of clock at 1200x once turned into a 130° closing: no angle, no close."""
+    assert _phase_now(side(1.0, 60.02, MAX_PHASE_AGE_S), NOW, 60.0) is not None
+    assert _phase_now(side(1.0, 60.02, MAX_PHASE_AGE_S + 0.5), NOW, 60.0) is None
