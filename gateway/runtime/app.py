@@ -259,7 +259,7 @@ class Gateway:
             self.trader.restore(live, [o for o in orders if o.transaction.interval.end > now],
                                 refused)
         elif self.tariff is not None:
-            self.tariff.restore(live)
+            self.tariff.restore_contracts(live)  # recorded with their rounds: no orders
         if live:
             log.info("restored %d transactions from the ledger", len(live))
 

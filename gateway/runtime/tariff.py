@@ -16,7 +16,7 @@ the interval's import price.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -66,21 +66,8 @@ class TariffSide(OutsideContracts):
         self.import_limit_kw = site.pcc_import_limit_kw
         self.export_limit_kw = site.pcc_export_limit_kw
 
-    async def __aenter__(self) -> TariffSide:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
     async def refresh(self, now: datetime, intervals: Sequence[Interval]) -> None:
         """Nothing to fetch: the tariff is in the site file."""
-
-    def restore(self, transactions: Sequence[Transaction],
-                orders: Sequence[CreateTransaction] = (),
-                refused: Collection[str] = ()) -> None:
-        """Contracts read back from the ledger after a restart (there are no orders: a
-        contract is recorded with the round that makes it)."""
-        self.restore_contracts(transactions)
 
     def external_tenders(self, interval: Interval) -> ExternalTenders:
         imported, exported = self.schedule.prices(interval)

@@ -101,7 +101,7 @@ def test_a_restart_reads_the_contracts_back() -> None:
     targets = {at(15, 30): D(12), at(15, 45): D(-4)}
     contracts = [o.transaction for o in before.orders_for(NOW, targets)]
     after = side()
-    after.restore(contracts)
+    after.restore_contracts(contracts)
     assert {iv: after.contracted_import_kw(iv) for iv in targets} == targets
     assert after.orders_for(NOW, targets) == []
 
