@@ -1,10 +1,10 @@
 """The uniform-price double auction on integer micro-units — the fast core of clearing.
 
 Prices are integers in micro-currency per kWh and quantities integers in micro-kW (the
-conversion from ``Decimal`` happens in :mod:`market.clearing`). Integers make the
-auction exact and fast: each side is sorted once, cumulative quantities come from
-``itertools.accumulate`` and the crossing is found by binary search, so only the
-marginal price level is visited in Python.
+conversion from ``Decimal`` happens as tenders enter a :class:`market.book.IntervalBook`).
+Integers make the auction exact; numpy makes it fast: each side is sorted once
+(``argsort``), cumulative quantities come from ``cumsum`` and the crossing is found by
+``searchsorted``, so only the marginal price level is visited in Python.
 
 Price rule. Let ``Q`` be the largest volume at which the demand curve (buys, highest
 price first) still lies at or above the supply curve (sells, lowest price first). Every
@@ -24,27 +24,33 @@ Allocation. Buys priced above the price and sells priced below it are filled in 
 those on the wrong side of it not at all. The orders priced exactly at it (the marginal
 level) share what is left pro rata to their quantity: each gets the floor of its share and
 the left-over micro-units go one each by largest remainder, ties broken by the caller's
-tie key (the tender id), so the result does not depend on the order of the input.
+tie key (the tender id), so the result does not depend on the order of the input. Fills
+are listed in the order of the side book.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from heapq import nsmallest
-from itertools import accumulate
-from operator import neg
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = ["AuctionOutcome", "SideBook", "pro_rata", "run_auction"]
+
+Units = npt.NDArray[np.int64]
+"""A column of integer micro-units."""
+
+_INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
 class SideBook:
-    """One side of the book: parallel lists of integer prices and quantities (> 0)."""
+    """One side of the book: parallel columns of integer prices and quantities."""
 
-    prices: Sequence[int]
-    quantities: Sequence[int]
+    prices: Units
+    quantities: Units
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,19 @@ class AuctionOutcome:
     sell_level: tuple[list[int], int]
 
 
+@dataclass(frozen=True, slots=True)
+class _Sorted:
+    """The tradable orders of one side, best price first, with running totals."""
+
+    order: Units
+    prices: Units
+    cumulative: Units
+
+    @property
+    def best(self) -> int:
+        return int(self.prices[0])
+
+
 def _midpoint(lo: int, hi: int) -> int:
     total = lo + hi
     half, odd = divmod(total, 2)
@@ -73,80 +92,16 @@ def _midpoint(lo: int, hi: int) -> int:
     return half
 
 
-class _SortedPrices:
-    """Prices in sorted order without building the list: read O(log n) times per auction."""
-
-    __slots__ = ("_order", "_prices")
-
-    def __init__(self, prices: Sequence[int], order: list[int]) -> None:
-        self._prices = prices
-        self._order = order
-
-    def __len__(self) -> int:
-        return len(self._order)
-
-    def __getitem__(self, k: int) -> int:
-        return self._prices[self._order[k]]
-
-
-def _volume(bp: _SortedPrices, cum_b: list[int], sp: _SortedPrices, cum_s: list[int]) -> int:
-    """Largest volume at which the buy price still reaches the sell price."""
-    if not bp or not sp:
-        return 0
-
-    def first_unit_trades(k: int) -> bool:
-        unit = (cum_b[k - 1] if k else 0) + 1
-        j = bisect_left(cum_s, unit)
-        return j < len(sp) and bp[k] >= sp[j]
-
-    if not first_unit_trades(0):
-        return 0
-    lo, hi = 0, len(bp) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if first_unit_trades(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    sells_in = bisect_right(sp, bp[lo])
-    return min(cum_b[lo], cum_s[sells_in - 1])
-
-
-def _price(
-    volume: int,
-    bp: _SortedPrices,
-    cum_b: list[int],
-    sp: _SortedPrices,
-    cum_s: list[int],
-    floor: int,
-    cap: int,
-) -> int:
-    if volume == 0:
-        if bp and sp:
-            return _midpoint(bp[0], sp[0])
-        return cap if bp else floor
-    lo = sp[bisect_left(cum_s, volume)]
-    hi = bp[bisect_left(cum_b, volume)]
-    rejected_buy = bisect_left(cum_b, volume + 1)
-    if rejected_buy < len(bp):
-        lo = max(lo, bp[rejected_buy])
-    rejected_sell = bisect_left(cum_s, volume + 1)
-    if rejected_sell < len(sp):
-        hi = min(hi, sp[rejected_sell])
-    return _midpoint(lo, hi)
-
-
 def pro_rata(
-    members: list[int], quantities: Sequence[int], amount: int, tie_key: Callable[[int], str]
+    members: Sequence[int], quantities: Sequence[int], amount: int, tie_key: Callable[[int], str]
 ) -> dict[int, int]:
-    """Share ``amount`` among ``members`` in proportion to their quantities, exactly.
-
-    Floors first, then one unit each by largest remainder (ties by ``tie_key``).
-    """
-    total = sum(quantities[i] for i in members)
+    """Share ``amount`` among ``members`` in proportion to ``quantities`` (one per member,
+    in the same order), exactly: floors first, then one unit each by largest remainder
+    (ties by ``tie_key`` of the member)."""
+    total = sum(quantities)
     if amount >= total:
-        return {i: quantities[i] for i in members}
-    scaled = [quantities[i] * amount for i in members]
+        return dict(zip(members, quantities, strict=True))
+    scaled = [q * amount for q in quantities]
     shares = {i: q // total for i, q in zip(members, scaled, strict=True)}
     left = amount - sum(shares.values())
     if left:
@@ -156,46 +111,87 @@ def pro_rata(
     return shares
 
 
+def _tradable(book: SideBook, floor: int, cap: int, buying: bool) -> _Sorted:
+    """Clamp prices into the band (buys above the cap bid it, sells below the floor ask
+    it), drop what cannot trade, and sort best first."""
+    quantities = book.quantities
+    if len(quantities) and int(quantities.max()) > _INT64_MAX // len(quantities):
+        raise OverflowError(
+            f"a side of {len(quantities)} orders with up to {int(quantities.max())} micro-kW "
+            "each could exceed the auction's 64-bit totals"
+        )
+    if buying:
+        prices = np.minimum(book.prices, cap)
+        usable = np.flatnonzero((quantities > 0) & (prices >= floor))
+        order = usable[np.argsort(-prices[usable])]
+    else:
+        prices = np.maximum(book.prices, floor)
+        usable = np.flatnonzero((quantities > 0) & (prices <= cap))
+        order = usable[np.argsort(prices[usable])]
+    return _Sorted(order, prices[order], np.cumsum(quantities[order]))
+
+
+def _volume(buys: _Sorted, sells: _Sorted) -> int:
+    """Largest volume at which the buy price still reaches the sell price: the last buy
+    whose first unit meets a sell priced at or below it, and the sells up to its price."""
+    if not len(buys.order) or not len(sells.order):
+        return 0
+    first_units = np.concatenate(([1], buys.cumulative[:-1] + 1))
+    seller = np.searchsorted(sells.cumulative, first_units)
+    met = seller < len(sells.order)
+    met[met] = buys.prices[met] >= sells.prices[seller[met]]
+    last = int(np.count_nonzero(met)) - 1  # met is true for a prefix of the buys
+    if last < 0:
+        return 0
+    sells_in = int(np.searchsorted(sells.prices, buys.prices[last], side="right"))
+    return min(int(buys.cumulative[last]), int(sells.cumulative[sells_in - 1]))
+
+
+def _price(volume: int, buys: _Sorted, sells: _Sorted, floor: int, cap: int) -> int:
+    if volume == 0:
+        if len(buys.order) and len(sells.order):
+            return _midpoint(buys.best, sells.best)
+        return cap if len(buys.order) else floor
+    lo = int(sells.prices[np.searchsorted(sells.cumulative, volume)])
+    hi = int(buys.prices[np.searchsorted(buys.cumulative, volume)])
+    rejected_buy = int(np.searchsorted(buys.cumulative, volume + 1))
+    if rejected_buy < len(buys.order):
+        lo = max(lo, int(buys.prices[rejected_buy]))
+    rejected_sell = int(np.searchsorted(sells.cumulative, volume + 1))
+    if rejected_sell < len(sells.order):
+        hi = min(hi, int(sells.prices[rejected_sell]))
+    return _midpoint(lo, hi)
+
+
 def _fills(
-    order: list[int],
-    cum: list[int],
-    quantities: Sequence[int],
-    full_count: int,
-    level_end: int,
+    side: _Sorted,
+    quantities: Units,
+    price: int,
+    buying: bool,
     volume: int,
     tie_key: Callable[[int], str],
 ) -> tuple[dict[int, int], tuple[list[int], int]]:
-    full = order[:full_count]
-    fills = dict(zip(full, map(quantities.__getitem__, full), strict=True))
-    above = cum[full_count - 1] if full_count else 0
-    level = order[full_count:level_end]
-    level_amount = min(volume - above, cum[level_end - 1] - above) if level else 0
+    """Orders better than ``price`` in full, the level at it pro rata to what is left."""
+    if buying:
+        full_count = int(np.searchsorted(-side.prices, -price, side="left"))
+        level_end = int(np.searchsorted(-side.prices, -price, side="right"))
+    else:
+        full_count = int(np.searchsorted(side.prices, price, side="left"))
+        level_end = int(np.searchsorted(side.prices, price, side="right"))
+    filled = np.zeros(len(quantities), dtype=np.int64)
+    full = side.order[:full_count]
+    filled[full] = quantities[full]
+    above = int(side.cumulative[full_count - 1]) if full_count else 0
+    level = side.order[full_count:level_end].tolist()
+    level_amount = 0
+    if level:
+        level_amount = min(volume - above, int(side.cumulative[level_end - 1]) - above)
     if level_amount > 0:
-        for i, q in pro_rata(level, quantities, level_amount, tie_key).items():
-            if q:
-                fills[i] = q
-    return fills, (level, level_amount)
-
-
-def _clamp_side(
-    book: SideBook, floor: int, cap: int, buying: bool
-) -> tuple[Sequence[int], list[int]]:
-    """Clamp prices into the band; return (clamped prices, indices that may trade)."""
-    prices = book.prices
-    n = len(prices)
-    if not n:
-        return prices, []
-    lo, hi = min(prices), max(prices)
-    if buying and hi > cap:
-        prices = [min(p, cap) for p in prices]
-        lo, hi = min(lo, cap), cap
-    elif not buying and lo < floor:
-        prices = [max(p, floor) for p in prices]
-        lo, hi = floor, max(hi, floor)
-    if lo >= floor and hi <= cap and min(book.quantities) > 0:
-        return prices, list(range(n))
-    usable = [i for i in range(n) if book.quantities[i] > 0 and floor <= prices[i] <= cap]
-    return prices, usable
+        level_quantities = quantities[level].tolist()
+        for i, q in pro_rata(level, level_quantities, level_amount, tie_key).items():
+            filled[i] = q
+    traded = np.flatnonzero(filled)
+    return dict(zip(traded.tolist(), filled[traded].tolist(), strict=True)), (level, level_amount)
 
 
 def run_auction(
@@ -210,32 +206,10 @@ def run_auction(
     """Clear one interval: the price rule and allocation of the module docstring."""
     if floor > cap:
         raise ValueError(f"price floor {floor} is above the price cap {cap} (micro-units)")
-    b_prices, b_use = _clamp_side(buys, floor, cap, buying=True)
-    s_prices, s_use = _clamp_side(sells, floor, cap, buying=False)
-    b_use.sort(key=b_prices.__getitem__, reverse=True)
-    s_use.sort(key=s_prices.__getitem__)
-    bp = _SortedPrices(b_prices, b_use)
-    sp = _SortedPrices(s_prices, s_use)
-    cum_b = list(accumulate(map(buys.quantities.__getitem__, b_use)))
-    cum_s = list(accumulate(map(sells.quantities.__getitem__, s_use)))
-    volume = _volume(bp, cum_b, sp, cum_s)
-    price = min(max(_price(volume, bp, cum_b, sp, cum_s, floor, cap), floor), cap)
-    buy_fills, buy_level = _fills(
-        b_use,
-        cum_b,
-        buys.quantities,
-        bisect_left(bp, -price, key=neg),
-        bisect_right(bp, -price, key=neg),
-        volume,
-        buy_tie_key,
-    )
-    sell_fills, sell_level = _fills(
-        s_use,
-        cum_s,
-        sells.quantities,
-        bisect_left(sp, price),
-        bisect_right(sp, price),
-        volume,
-        sell_tie_key,
-    )
+    b = _tradable(buys, floor, cap, buying=True)
+    s = _tradable(sells, floor, cap, buying=False)
+    volume = _volume(b, s)
+    price = min(max(_price(volume, b, s, floor, cap), floor), cap)
+    buy_fills, buy_level = _fills(b, buys.quantities, price, True, volume, buy_tie_key)
+    sell_fills, sell_level = _fills(s, sells.quantities, price, False, volume, sell_tie_key)
     return AuctionOutcome(price, volume, buy_fills, sell_fills, buy_level, sell_level)

@@ -4,8 +4,11 @@ A uniform-price double auction over the agents' tenders (each agent may send sev
 tenders per side — a curve) plus the external counterparty's standing tenders: an import
 *sell* at its price up to the PCC import limit and an export *buy* at its price up to
 the PCC export limit. The price rule, the pro-rata sharing of the marginal price level and
-its deterministic tie-break are in :mod:`market.auction`; this module converts tenders to
-integer micro-units, runs the auction and turns fills into TeMIX transactions.
+its deterministic tie-break are in :mod:`market.auction`. Tenders enter an
+:class:`~market.book.IntervalBook`, which checks them and converts them to integer
+micro-units as they arrive (``clear`` takes such a book, or builds one from bare tenders);
+this module runs the auction on it and turns fills into TeMIX transactions, listed buys
+first, then sells, each in the order the tenders arrived.
 
 - Every accepted agent tender becomes a :class:`~market.temix.Transaction` between the
   agent's party and the market operator's party, at the clearing price.
@@ -14,7 +17,9 @@ integer micro-units, runs the auction and turns fills into TeMIX transactions.
   trader squares outside.
 - Conversion is conservative: a buy price rounds down and a sell price up to one
   micro-unit per kWh, a quantity down to one micro-kW (a tender below that is ignored),
-  so no buy is ever filled above its price nor a sell below it.
+  so no buy is ever filled above its price nor a sell below it. The auction adds in 64
+  bits: a tender or PCC limit may carry at most 1 GW (``QUANTITY_LIMIT_KW``), a price band
+  must lie within ±10⁹ per kWh (``PRICE_LIMIT``), and prices beyond that are held at it.
 - ``price_floor``/``price_cap`` bound the price in both modes; buys above the cap bid the
   cap (a critical load "buys at any price up to the cap"), sells below the floor ask it.
 - Islanded (``islanded=True``) the external tenders are ignored, and so is the grid that
@@ -48,26 +53,27 @@ integer micro-units, runs the auction and turns fills into TeMIX transactions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
-from functools import cached_property, lru_cache
-from math import ceil, floor
+from decimal import Decimal
+from functools import cached_property
+
+import numpy as np
 
 from market.auction import AuctionOutcome, SideBook, pro_rata, run_auction
+from market.book import DEFAULT_OPERATOR, IntervalBook
 from market.model import trusted_transactions
-from market.products import OptionProduct
-from market.temix import (
-    CounterpartyError,
-    Interval,
-    IntervalError,
-    PriceError,
-    QuantityError,
-    Side,
-    TemixError,
-    Tender,
-    Transaction,
+from market.temix import Interval, IntervalError, PriceError, QuantityError, Tender, Transaction
+from market.units import (
+    PRICE_LIMIT,
+    PRICE_SCALE,
+    QUANTITY_LIMIT_KW,
+    QUANTITY_SCALE,
+    price_units,
+    quantity_units,
+    units_to_kw,
+    units_to_price,
 )
 
 __all__ = [
@@ -80,6 +86,7 @@ __all__ = [
     "Curtailment",
     "ExternalTenders",
     "Fill",
+    "IntervalBook",
     "ShedDecision",
     "clear",
     "price_units",
@@ -88,49 +95,15 @@ __all__ = [
     "units_to_price",
 ]
 
-PRICE_SCALE = 1_000_000
-"""Prices clear in integer micro-units of currency per kWh."""
-QUANTITY_SCALE = 1_000_000
-"""Quantities clear in integer micro-kW."""
 DEFAULT_PRICE_FLOOR = Decimal("0")
 DEFAULT_PRICE_CAP = Decimal("10")
 """Value of lost load per kWh used when a site sets no cap."""
-DEFAULT_OPERATOR = "market-operator"
 
-_PS = Decimal("1E+6")
-_QS = Decimal("1E+6")
-"""The scales as a bare power of ten: multiplying by one only moves the exponent."""
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-"""Conversion to micro-units happens in this context, so it is exact for any Decimal (the
-caller's context — 28 digits by default — could round a long price up before ``floor``)."""
 _IMPORT_ID = "external-import"
 _EXPORT_ID = "external-export"
 _COVER_ID = "island-cover"
 _WATT_U = QUANTITY_SCALE // 1000
 """One watt in micro-kW."""
-
-
-def price_units(price: Decimal, *, round_up: bool = False) -> int:
-    """A price in integer micro-units per kWh (down for buys, up for sells)."""
-    scaled = _EXACT.multiply(price, _PS)
-    return ceil(scaled) if round_up else floor(scaled)
-
-
-def quantity_units(quantity_kw: Decimal) -> int:
-    """A rate in integer micro-kW, rounded down."""
-    return floor(_EXACT.multiply(quantity_kw, _QS))
-
-
-def units_to_price(units: int) -> Decimal:
-    """Integer micro-units per kWh back to a Decimal price."""
-    return Decimal(units).scaleb(-6)
-
-
-@lru_cache(maxsize=1 << 14)
-def units_to_kw(units: int) -> Decimal:
-    """Integer micro-kW back to a Decimal rate (remembered: fills repeat the same few
-    quantities by the thousand)."""
-    return Decimal(units).scaleb(-6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +122,17 @@ class ExternalTenders:
     export_limit_kw: Decimal
 
     def __post_init__(self) -> None:
-        if self.import_limit_kw < 0 or self.export_limit_kw < 0:
+        limits = (self.import_limit_kw, self.export_limit_kw)
+        if not all(0 <= kw <= QUANTITY_LIMIT_KW for kw in limits):
             raise QuantityError(
-                f"PCC limits must be zero or more kW, got import {self.import_limit_kw} "
-                f"and export {self.export_limit_kw}; fix the site's pcc limits"
+                f"PCC limits must be from 0 to {QUANTITY_LIMIT_KW} kW, got import "
+                f"{self.import_limit_kw} and export {self.export_limit_kw}; fix the site's "
+                "pcc limits"
+            )
+        if not all(abs(p) < PRICE_LIMIT for p in (self.import_price, self.export_price)):
+            raise PriceError(
+                f"external prices must lie within ±{PRICE_LIMIT} per kWh, got import "
+                f"{self.import_price} and export {self.export_price}"
             )
         if self.export_price >= self.import_price:
             raise PriceError(
@@ -272,25 +252,40 @@ class _OperatorLine:
     reported_by: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Book:
-    buys: list[Tender]
-    sells: list[Tender]
-    buy_prices: list[int]
-    buy_qty: list[int]
-    sell_prices: list[int]
-    sell_qty: list[int]
+    """An interval book with the operator's line placed after the agents' orders."""
+
+    tenders: IntervalBook
     line: _OperatorLine | None
+
+    @property
+    def buys(self) -> list[Tender]:
+        return self.tenders.buys
+
+    @property
+    def sells(self) -> list[Tender]:
+        return self.tenders.sells
 
     def buy_id(self, i: int) -> str:
         """Tie key of buy ``i`` (its tender id): read only at the margin, so not listed."""
-        buys = self.buys
+        buys = self.tenders.buys
         return buys[i].tender_id if i < len(buys) else self.operator_line.buy_id
 
     def sell_id(self, i: int) -> str:
         """Tie key of sell ``i`` (its tender id)."""
-        sells = self.sells
+        sells = self.tenders.sells
         return sells[i].tender_id if i < len(sells) else self.operator_line.sell_id
+
+    def buy_qty(self, i: int) -> int:
+        """Micro-kW of buy ``i``."""
+        book = self.tenders
+        return book.buy_quantity(i) if i < len(book.buys) else self.operator_line.buy_qty
+
+    def sell_qty(self, i: int) -> int:
+        """Micro-kW of sell ``i``."""
+        book = self.tenders
+        return book.sell_quantity(i) if i < len(book.sells) else self.operator_line.sell_qty
 
     @property
     def operator_line(self) -> _OperatorLine:
@@ -298,82 +293,15 @@ class _Book:
             raise AssertionError("an index past the agents' orders without an operator line")
         return self.line
 
-
-def _refuse(t: Tender, interval: Interval, operator: str) -> None:
-    """Raise the error a tender that cannot enter this interval's auction deserves."""
-    if t.interval != interval:
-        raise IntervalError(
-            f"tender {t.tender_id} of {t.party} is for {t.interval}, not the interval "
-            f"being cleared {interval}"
+    def sides(self) -> tuple[SideBook, SideBook]:
+        """Both sides as the auction reads them, the operator's line last."""
+        buy_prices, buy_qty, sell_prices, sell_qty = self.tenders.columns()
+        if (line := self.line) is None:
+            return SideBook(buy_prices, buy_qty), SideBook(sell_prices, sell_qty)
+        return (
+            SideBook(np.append(buy_prices, line.buy_price), np.append(buy_qty, line.buy_qty)),
+            SideBook(np.append(sell_prices, line.sell_price), np.append(sell_qty, line.sell_qty)),
         )
-    if t.party == operator or (t.counterparty is not None and t.counterparty != operator):
-        raise CounterpartyError(
-            f"tender {t.tender_id} of {t.party} is not addressed to market operator {operator!r}"
-        )
-    if isinstance(t.product, OptionProduct):
-        raise TemixError(
-            f"tender {t.tender_id} of {t.party} is an option; options trade through "
-            "market.options_market, not the energy auction"
-        )
-
-
-def _check(
-    tenders: Iterable[Tender], interval: Interval, operator: str, now: datetime | None
-) -> tuple[list[Tender], list[Tender]]:
-    """Split into buys and sells; refuse misfits. One cheap pass per rule (hot path)."""
-    book = list(tenders)
-    odd = [
-        t
-        for t in book
-        if t.interval is not interval
-        or t.counterparty is not None
-        or t.product is not None
-        or t.party == operator
-    ]
-    for t in odd:
-        _refuse(t, interval, operator)
-    if now is not None:
-        book = [t for t in book if t.expires is None or now <= t.expires]
-    buy = Side.BUY
-    buys = [t for t in book if t.side is buy]
-    sells = [t for t in book if t.side is not buy]
-    return buys, sells
-
-
-class _Units:
-    """Decimal → integer micro-units (× 10⁶), rounded one way, remembered.
-
-    A round converts the same few prices (cap, floor, thresholds) and rated quantities
-    thousands of times; a dictionary lookup costs a quarter of the exact multiplication,
-    and when every value is known the whole list is looked up in C (``map``). The memory
-    is dropped when it grows past ``limit`` values.
-    """
-
-    def __init__(
-        self, scale: Decimal, rounding: Callable[[Decimal], int], limit: int = 1 << 16
-    ) -> None:
-        self._scale = scale
-        self._rounding = rounding
-        self._limit = limit
-        self._memo: dict[Decimal, int] = {}
-
-    def __call__(self, values: list[Decimal]) -> list[int]:
-        memo = self._memo
-        try:
-            return list(map(memo.__getitem__, values))
-        except KeyError:
-            pass
-        if len(memo) > self._limit:
-            memo.clear()
-        rounding, multiply, scale = self._rounding, _EXACT.multiply, self._scale
-        for value in set(values).difference(memo):
-            memo[value] = rounding(multiply(value, scale))
-        return list(map(memo.__getitem__, values))
-
-
-_buy_price_units = _Units(_PS, floor)
-_sell_price_units = _Units(_PS, ceil)
-_quantity_units = _Units(_QS, floor)
 
 
 def _external_line(external: ExternalTenders) -> _OperatorLine:
@@ -409,24 +337,6 @@ def _cover_line(
     )
 
 
-def _book(buys: list[Tender], sells: list[Tender], line: _OperatorLine | None) -> _Book:
-    book = _Book(
-        buys,
-        sells,
-        _buy_price_units([t.price for t in buys]),
-        _quantity_units([t.quantity for t in buys]),
-        _sell_price_units([t.price for t in sells]),
-        _quantity_units([t.quantity for t in sells]),
-        line,
-    )
-    if line is not None:
-        book.sell_prices.append(line.sell_price)
-        book.sell_qty.append(line.sell_qty)
-        book.buy_prices.append(line.buy_price)
-        book.buy_qty.append(line.buy_qty)
-    return book
-
-
 def _ration_by_priority(
     book: _Book, level: list[int], amount: int, priorities: Mapping[str, int]
 ) -> dict[int, int]:
@@ -442,16 +352,18 @@ def _ration_by_priority(
     served: dict[int, int] = {}
     left = amount
     for prio in sorted(groups, reverse=True):
-        share = pro_rata(groups[prio], book.buy_qty, left, book.buy_id)
+        members = groups[prio]
+        share = pro_rata(members, [book.buy_qty(i) for i in members], left, book.buy_id)
         served.update(share)
         left -= sum(share.values())
     return served
 
 
 def _run(book: _Book, floor_u: int, cap_u: int) -> AuctionOutcome:
+    buys, sells = book.sides()
     return run_auction(
-        SideBook(book.buy_prices, book.buy_qty),
-        SideBook(book.sell_prices, book.sell_qty),
+        buys,
+        sells,
         floor=floor_u,
         cap=cap_u,
         buy_tie_key=book.buy_id,
@@ -470,7 +382,7 @@ def _split_all_or_none(
         (book.sells, book.sell_qty, outcome.sell_fills, outcome.sell_level),
     ):
         for i in level:
-            if i < len(tenders) and tenders[i].all_or_none and 0 < fills.get(i, 0) < qty[i]:
+            if i < len(tenders) and tenders[i].all_or_none and 0 < fills.get(i, 0) < qty(i):
                 split.add(tenders[i].tender_id)
     return split
 
@@ -481,7 +393,7 @@ def _allocate(
     """Buy fills after rationing the cap level by priority, and the shed decisions."""
     buy_fills = dict(outcome.buy_fills)
     level, amount = outcome.buy_level
-    if outcome.price != cap_u or not level or amount >= sum(book.buy_qty[i] for i in level):
+    if outcome.price != cap_u or not level or amount >= sum(map(book.buy_qty, level)):
         return buy_fills, []
     served = _ration_by_priority(book, level, amount, priorities)
     for i in level:
@@ -492,7 +404,7 @@ def _allocate(
 
 
 def clear(
-    tenders: Iterable[Tender],
+    tenders: Iterable[Tender] | IntervalBook,
     interval: Interval,
     *,
     external: ExternalTenders | None = None,
@@ -505,11 +417,18 @@ def clear(
     held_import_kw: Decimal = Decimal(0),
     held_by: Mapping[str, Decimal] | None = None,
 ) -> ClearingResult:
-    """Clear ``interval`` over ``tenders`` (see the module docstring for every rule)."""
+    """Clear ``interval`` over ``tenders``, or over a book of them built as they arrived
+    (see the module docstring for every rule)."""
     if price_floor > price_cap:
         raise PriceError(f"price floor {price_floor} is above the price cap {price_cap}")
+    if not -PRICE_LIMIT < price_floor <= price_cap < PRICE_LIMIT:
+        raise PriceError(
+            f"price floor {price_floor} and cap {price_cap} must lie within ±{PRICE_LIMIT}"
+        )
     floor_u, cap_u = price_units(price_floor, round_up=True), price_units(price_cap)
-    buys, sells = _check(tenders, interval, operator, now)
+    tenders = _interval_book(tenders, interval, operator)
+    if now is not None:
+        tenders = tenders.unexpired(now)
     priorities = priorities or {}
     if islanded:
         line = _cover_line(held_import_kw, floor_u, cap_u, priorities, operator)
@@ -517,15 +436,14 @@ def clear(
         line = None if external is None else _external_line(external)
     withdrawn: list[Tender] = []
     while True:
-        book = _book(buys, sells, line)
+        book = _Book(tenders, line)
         outcome = _run(book, floor_u, cap_u)
         buy_fills, shed = _allocate(book, outcome, priorities, cap_u)
         split = _split_all_or_none(book, buy_fills, outcome)
         if not split:
             break
-        withdrawn += [t for t in buys if t.tender_id in split and t.price >= price_cap]
-        buys = [t for t in buys if t.tender_id not in split]
-        sells = [t for t in sells if t.tender_id not in split]
+        withdrawn += [t for t in tenders.buys if t.tender_id in split and t.price >= price_cap]
+        tenders = tenders.without(split)
     shed += [
         ShedDecision(t.tender_id, t.party, priorities.get(t.party, 0), t.quantity, Decimal(0))
         for t in withdrawn
@@ -537,6 +455,19 @@ def clear(
         curtailed = _curtailed_by_holders(curtailed, held, operator)
     shed.sort(key=lambda decision: decision.tender_id)  # in any order of the tenders
     return _result(book, outcome, buy_fills, shed, curtailed, interval, islanded, operator, now)
+
+
+def _interval_book(
+    tenders: Iterable[Tender] | IntervalBook, interval: Interval, operator: str
+) -> IntervalBook:
+    if not isinstance(tenders, IntervalBook):
+        return IntervalBook(interval, operator, tenders)
+    if tenders.interval != interval or tenders.operator != operator:
+        raise IntervalError(
+            f"the book given is for {tenders.interval} to {tenders.operator!r}, not for "
+            f"{interval} to {operator!r}"
+        )
+    return tenders
 
 
 def _result(
@@ -582,7 +513,7 @@ def _shed_decisions(
     decisions = []
     agents = len(book.buys)
     for i in sorted(level, key=book.buy_id):
-        if served[i] >= book.buy_qty[i]:
+        if served[i] >= book.buy_qty(i):
             continue
         if i < agents:
             t = book.buys[i]
@@ -596,7 +527,7 @@ def _shed_decisions(
                 tender_id=book.buy_id(i),
                 party=party,
                 priority=priority,
-                requested_kw=units_to_kw(book.buy_qty[i]),
+                requested_kw=units_to_kw(book.buy_qty(i)),
                 served_kw=units_to_kw(served[i]),
             )
         )
@@ -687,7 +618,7 @@ def _curtailments(book: _Book, outcome: AuctionOutcome) -> list[Curtailment]:
     result = []
     for i in sorted(level, key=book.sell_id):
         accepted = outcome.sell_fills.get(i, 0)
-        if accepted >= book.sell_qty[i]:
+        if accepted >= book.sell_qty(i):
             continue
         if i < len(book.sells):
             party = book.sells[i].party
@@ -699,7 +630,7 @@ def _curtailments(book: _Book, outcome: AuctionOutcome) -> list[Curtailment]:
             Curtailment(
                 tender_id=book.sell_id(i),
                 party=party,
-                offered_kw=units_to_kw(book.sell_qty[i]),
+                offered_kw=units_to_kw(book.sell_qty(i)),
                 accepted_kw=units_to_kw(accepted),
             )
         )

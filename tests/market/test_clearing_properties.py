@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from market_builders import HOUR, tender
 
-from market.clearing import ClearingResult, ExternalTenders, clear
+from market.clearing import ClearingResult, ExternalTenders, IntervalBook, clear
 from market.temix import Side, Tender
 
 FLOOR = Decimal("0")
@@ -181,6 +181,23 @@ def test_result_does_not_depend_on_the_order_of_the_tenders(book, islanded, rnd)
     assert _accepted(first) == _accepted(second)
     assert first.shed == second.shed and first.curtailed == second.curtailed
     assert first.island_cover_kw == second.island_cover_kw
+
+
+@settings(max_examples=100, deadline=None)
+@given(books(), st.booleans(), st.lists(st.integers(min_value=1, max_value=6), max_size=8))
+def test_a_book_filled_in_batches_clears_as_the_bare_tenders_do(book, islanded, cuts) -> None:
+    tenders, external, priorities, held = book
+    interval_book = IntervalBook(HOUR)
+    start = 0
+    for size in [*cuts, len(tenders)]:
+        interval_book.extend(tenders[start : start + size])
+        start += size
+    bare = _run(book, islanded)
+    booked = _run((interval_book, external, priorities, held), islanded)  # type: ignore[arg-type]
+    assert booked.price == bare.price
+    assert booked.transactions == bare.transactions
+    assert (booked.shed, booked.curtailed) == (bare.shed, bare.curtailed)
+    assert (booked.import_kw, booked.export_kw) == (bare.import_kw, bare.export_kw)
 
 
 @settings(max_examples=300, deadline=None)
