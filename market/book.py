@@ -132,10 +132,11 @@ class IntervalBook:
         batch = list(tenders)
         buys, sells, expiring = _split(batch, self.interval, self.operator)
         buy_quantities, sell_quantities = _rates(buys), _rates(sells)
-        self._buy_prices.extend(buy_price_units([t.price for t in buys]))
-        self._sell_prices.extend(sell_price_units([t.price for t in sells]))
-        self._buy_quantities.extend(buy_quantities)
-        self._sell_quantities.extend(sell_quantities)
+        # array("q", list) then +=: twice as fast as array.extend(list)
+        self._buy_prices += array("q", buy_price_units([t.price for t in buys]))
+        self._sell_prices += array("q", sell_price_units([t.price for t in sells]))
+        self._buy_quantities += array("q", buy_quantities)
+        self._sell_quantities += array("q", sell_quantities)
         self.buys += buys
         self.sells += sells
         self.expiring += expiring
