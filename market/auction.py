@@ -122,13 +122,13 @@ def _tradable(book: SideBook, floor: int, cap: int, buying: bool) -> _Sorted:
         )
     if buying:
         prices = np.minimum(book.prices, cap)
-        usable = np.flatnonzero((quantities > 0) & (prices >= floor))
-        order = usable[np.argsort(-prices[usable])]
+        usable = ((quantities > 0) & (prices >= floor)).nonzero()[0]
+        order = usable[(-prices[usable]).argsort()]
     else:
         prices = np.maximum(book.prices, floor)
-        usable = np.flatnonzero((quantities > 0) & (prices <= cap))
-        order = usable[np.argsort(prices[usable])]
-    return _Sorted(order, prices[order], np.cumsum(quantities[order]))
+        usable = ((quantities > 0) & (prices <= cap)).nonzero()[0]
+        order = usable[prices[usable].argsort()]
+    return _Sorted(order, prices[order], quantities[order].cumsum())
 
 
 def _volume(buys: _Sorted, sells: _Sorted) -> int:
@@ -137,13 +137,13 @@ def _volume(buys: _Sorted, sells: _Sorted) -> int:
     if not len(buys.order) or not len(sells.order):
         return 0
     first_units = np.concatenate(([1], buys.cumulative[:-1] + 1))
-    seller = np.searchsorted(sells.cumulative, first_units)
+    seller = sells.cumulative.searchsorted(first_units)
     met = seller < len(sells.order)
     met[met] = buys.prices[met] >= sells.prices[seller[met]]
     last = int(np.count_nonzero(met)) - 1  # met is true for a prefix of the buys
     if last < 0:
         return 0
-    sells_in = int(np.searchsorted(sells.prices, buys.prices[last], side="right"))
+    sells_in = int(sells.prices.searchsorted(buys.prices[last], side="right"))
     return min(int(buys.cumulative[last]), int(sells.cumulative[sells_in - 1]))
 
 
@@ -152,12 +152,12 @@ def _price(volume: int, buys: _Sorted, sells: _Sorted, floor: int, cap: int) -> 
         if len(buys.order) and len(sells.order):
             return _midpoint(buys.best, sells.best)
         return cap if len(buys.order) else floor
-    lo = int(sells.prices[np.searchsorted(sells.cumulative, volume)])
-    hi = int(buys.prices[np.searchsorted(buys.cumulative, volume)])
-    rejected_buy = int(np.searchsorted(buys.cumulative, volume + 1))
+    lo = int(sells.prices[sells.cumulative.searchsorted(volume)])
+    hi = int(buys.prices[buys.cumulative.searchsorted(volume)])
+    rejected_buy = int(buys.cumulative.searchsorted(volume + 1))
     if rejected_buy < len(buys.order):
         lo = max(lo, int(buys.prices[rejected_buy]))
-    rejected_sell = int(np.searchsorted(sells.cumulative, volume + 1))
+    rejected_sell = int(sells.cumulative.searchsorted(volume + 1))
     if rejected_sell < len(sells.order):
         hi = min(hi, int(sells.prices[rejected_sell]))
     return _midpoint(lo, hi)
@@ -172,12 +172,9 @@ def _fills(
     tie_key: Callable[[int], str],
 ) -> tuple[dict[int, int], tuple[list[int], int]]:
     """Orders better than ``price`` in full, the level at it pro rata to what is left."""
-    if buying:
-        full_count = int(np.searchsorted(-side.prices, -price, side="left"))
-        level_end = int(np.searchsorted(-side.prices, -price, side="right"))
-    else:
-        full_count = int(np.searchsorted(side.prices, price, side="left"))
-        level_end = int(np.searchsorted(side.prices, price, side="right"))
+    ascending, key = (-side.prices, -price) if buying else (side.prices, price)
+    full_count = int(ascending.searchsorted(key, side="left"))
+    level_end = int(ascending.searchsorted(key, side="right"))
     filled = np.zeros(len(quantities), dtype=np.int64)
     full = side.order[:full_count]
     filled[full] = quantities[full]
@@ -190,7 +187,7 @@ def _fills(
         level_quantities = quantities[level].tolist()
         for i, q in pro_rata(level, level_quantities, level_amount, tie_key).items():
             filled[i] = q
-    traded = np.flatnonzero(filled)
+    traded = filled.nonzero()[0]
     return dict(zip(traded.tolist(), filled[traded].tolist(), strict=True)), (level, level_amount)
 
 

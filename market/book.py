@@ -149,15 +149,15 @@ class IntervalBook:
         """Micro-kW of sell ``i``."""
         return self._sell_quantities[i]
 
-    def columns(self) -> tuple[Units, Units, Units, Units]:
-        """Buy prices, buy quantities, sell prices, sell quantities as numpy arrays (copies:
-        the book stays free to grow)."""
-        return (
-            np.array(self._buy_prices, dtype=np.int64),
-            np.array(self._buy_quantities, dtype=np.int64),
-            np.array(self._sell_prices, dtype=np.int64),
-            np.array(self._sell_quantities, dtype=np.int64),
+    def columns(self, last: tuple[int, int, int, int] | None = None) -> tuple[Units, ...]:
+        """Buy prices, buy quantities, sell prices, sell quantities as numpy arrays, each
+        with ``last``'s entry appended if given (copies: the book stays free to grow)."""
+        columns: tuple[array[int], ...] = (
+            self._buy_prices, self._buy_quantities, self._sell_prices, self._sell_quantities
         )
+        if last is not None:
+            columns = tuple(c + array("q", (x,)) for c, x in zip(columns, last, strict=True))
+        return tuple(np.array(c, dtype=np.int64) for c in columns)
 
     def unexpired(self, now: datetime) -> IntervalBook:
         """This book without the tenders expired at ``now`` (itself when none can be)."""

@@ -59,8 +59,6 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
-import numpy as np
-
 from market.auction import AuctionOutcome, SideBook, pro_rata, run_auction
 from market.book import DEFAULT_OPERATOR, IntervalBook
 from market.model import trusted_transactions
@@ -295,13 +293,11 @@ class _Book:
 
     def sides(self) -> tuple[SideBook, SideBook]:
         """Both sides as the auction reads them, the operator's line last."""
-        buy_prices, buy_qty, sell_prices, sell_qty = self.tenders.columns()
-        if (line := self.line) is None:
-            return SideBook(buy_prices, buy_qty), SideBook(sell_prices, sell_qty)
-        return (
-            SideBook(np.append(buy_prices, line.buy_price), np.append(buy_qty, line.buy_qty)),
-            SideBook(np.append(sell_prices, line.sell_price), np.append(sell_qty, line.sell_qty)),
-        )
+        last = None
+        if (line := self.line) is not None:
+            last = (line.buy_price, line.buy_qty, line.sell_price, line.sell_qty)
+        buy_prices, buy_qty, sell_prices, sell_qty = self.tenders.columns(last)
+        return SideBook(buy_prices, buy_qty), SideBook(sell_prices, sell_qty)
 
 
 def _external_line(external: ExternalTenders) -> _OperatorLine:
