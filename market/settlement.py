@@ -14,6 +14,11 @@ For each party, over a settlement interval (e.g. 5 minutes):
   internal real-time clearing of the interval (:func:`market.clearing.clear`) when
   islanded. A party that delivered more than it sold (or took less than it bought) is paid
   for the difference; one that delivered less pays for it.
+- A utility that bills its meter (``tariff``: import at one price, export at another)
+  settles its imbalance as its bill does: the imbalance money is bill(metered) −
+  bill(scheduled), split at zero, so its statement — forward contracts priced the same way
+  plus imbalance — totals the bill of what its meter read. The difference to the real-time
+  price falls to the operator, as every residual does.
 - The **external** party's delivery is the PCC meter (import positive: it injects into the
   building). The **operator** has no meter of its own: its delivery is the balancing
   residual (minus the sum of all others — building losses and unmetered consumption are
@@ -36,7 +41,7 @@ from market.clearing import DEFAULT_OPERATOR
 from market.products import OptionProduct
 from market.temix import Interval, Side, TemixError, Transaction, to_cents, to_decimal
 
-__all__ = ["Settlement", "Statement", "StatementLine", "settle_interval"]
+__all__ = ["MeterTariff", "Settlement", "Statement", "StatementLine", "settle_interval"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,25 @@ class Statement:
 
 
 @dataclass(frozen=True, slots=True)
+class MeterTariff:
+    """How ``party`` (a utility) bills its meter for one interval: energy it delivered
+    (the building's import) at ``import_price``, energy it took (the export) at
+    ``export_price``, both per kWh."""
+
+    party: str
+    import_price: Decimal
+    export_price: Decimal
+
+    def bill(self, delivered_kwh: Fraction) -> Fraction:
+        """What the utility is owed for ``delivered_kwh`` (negative: what it pays)."""
+        return delivered_kwh * Fraction(self.price_of(delivered_kwh))
+
+    def price_of(self, delivered_kwh: Fraction) -> Decimal:
+        """The bill's price per kWh on the side of zero ``delivered_kwh`` lies."""
+        return self.import_price if delivered_kwh > 0 else self.export_price
+
+
+@dataclass(frozen=True, slots=True)
 class Settlement:
     """Statements of every party for one interval; their totals sum to zero."""
 
@@ -88,13 +112,15 @@ def settle_interval(
     realtime_price: Decimal,
     *,
     operator: str = DEFAULT_OPERATOR,
+    tariff: MeterTariff | None = None,
 ) -> Settlement:
     """Settle ``interval``: statements per party (rules in the module docstring).
 
     ``transactions``: the market's transactions; those not covering ``interval`` are
     ignored. Option transactions add a ``premium`` line (premium × rate × hours of this
     piece) and no energy. ``metered_kwh``: delivery per party including the external
-    party's PCC meter, but not the operator's (it is the residual).
+    party's PCC meter, but not the operator's (it is the residual). ``tariff``: the
+    external party's imbalance is priced by its bill instead of ``realtime_price``.
     """
     if operator in metered_kwh:
         raise TemixError(
@@ -127,6 +153,7 @@ def settle_interval(
             forward.get(p, []),
             rt,
             realtime_price,
+            tariff if tariff is not None and tariff.party == p else None,
         )
         for p in parties
     }
@@ -153,6 +180,7 @@ def _statement(
     forward: list[tuple[Transaction, int, Fraction]],
     rt: Fraction,
     realtime_price: Decimal,
+    tariff: MeterTariff | None,
 ) -> Statement:
     scheduled = position_kw * interval.hours
     imbalance = metered - scheduled
@@ -166,13 +194,11 @@ def _statement(
         )
         for tx, sign, money in forward
     ]
-    exact_total = sum((money for _, _, money in forward), Fraction(0)) + imbalance * rt
-    if imbalance:
-        lines.append(
-            StatementLine(
-                "imbalance", party, to_decimal(imbalance), realtime_price, to_cents(imbalance * rt)
-            )
-        )
+    imbalance_lines = _imbalance(party, scheduled, metered, rt, realtime_price, tariff)
+    lines += [StatementLine("imbalance", party, to_decimal(energy), price, to_cents(money))
+              for energy, price, money in imbalance_lines]
+    exact_total = sum((money for _, _, money in forward), Fraction(0))
+    exact_total += sum((money for _, _, money in imbalance_lines), Fraction(0))
     return Statement(
         party=party,
         interval=interval,
@@ -183,3 +209,25 @@ def _statement(
         lines=tuple(lines),
         total=to_cents(exact_total),
     )
+
+
+def _imbalance(
+    party: str,
+    scheduled: Fraction,
+    metered: Fraction,
+    rt: Fraction,
+    realtime_price: Decimal,
+    tariff: MeterTariff | None,
+) -> list[tuple[Fraction, Decimal, Fraction]]:
+    """(energy, price, money) of the imbalance: one piece at the real-time price, or, for a
+    utility's meter, one piece on each side of zero, each at its bill's price."""
+    if metered == scheduled:
+        return []
+    if tariff is None:
+        return [(metered - scheduled, realtime_price, (metered - scheduled) * rt)]
+    zero = Fraction(0)
+    pieces = [(scheduled, zero), (zero, metered)] if (scheduled > 0) != (metered > 0) else [
+        (scheduled, metered)]
+    return [(end - start, tariff.price_of(end if end else start),
+             tariff.bill(end) - tariff.bill(start))
+            for start, end in pieces if end != start]

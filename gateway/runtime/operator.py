@@ -36,7 +36,7 @@ from market.agents import Participant, Positions
 from market.clearing import ExternalTenders
 from market.cts import CreateDelivery, CreateTransaction, encode, encode_interval, encode_tender
 from market.horizon import Micromarket, RoundResult, horizon_intervals
-from market.settlement import Settlement, settle_interval
+from market.settlement import MeterTariff, Settlement, settle_interval
 from market.temix import Delivery, Interval, Tender, Transaction
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ class ExternalSide(Protocol):
     def price_forecast(self, intervals: Sequence[Interval]) -> dict[Interval, Decimal]: ...
 
     def realtime_price(self, interval: Interval) -> Decimal | None: ...
+
+    def meter_tariff(self, interval: Interval) -> MeterTariff | None: ...
 
     def transactions_covering(self, interval: Interval) -> list[Transaction]: ...
 
@@ -233,8 +235,9 @@ class MarketOperator:
         if self.external is not None:
             transactions += self.external.transactions_covering(interval)
         price = self._realtime_price(interval)
+        tariff = self.external.meter_tariff(interval) if self.external is not None else None
         settlement = settle_interval(interval, transactions, metered, price,
-                                     operator=self.party)
+                                     operator=self.party, tariff=tariff)
         entries = [
             NewEntry(EntryKind.DELIVERY, party,
                      _delivery_payload(party, interval, energy, now, self.market_id, self.party))

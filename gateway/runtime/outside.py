@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from market.settlement import MeterTariff
 from market.temix import Interval, PositionBook, Transaction
 from market.transaction_log import TransactionLog
 
@@ -55,6 +56,11 @@ class OutsideContracts:
 
     def contracted_import_kw(self, interval: Interval) -> Decimal:
         return -self.book.position(self.party, interval)
+
+    def meter_tariff(self, interval: Interval) -> MeterTariff | None:
+        """How the counterparty bills its meter, if it does (a utility's tariff); None:
+        deviations settle at its real-time price."""
+        return None
 
     def transactions_covering(self, interval: Interval) -> list[Transaction]:
         return self.transactions.covering(interval)

@@ -10,8 +10,9 @@ Nobody is asked: the utility's meter, not an order, makes the contract. After ea
 the net import of every interval is squared by contracts with the utility at the tariff,
 recorded in the same ledger commit as the round. A contract follows the bill: import
 moved within import is priced at the import price, export within export at the export
-price, and a change that crosses zero is split at zero. Deviations at delivery settle at
-the interval's import price.
+price, and a change that crosses zero is split at zero. Deviations at delivery settle the
+same way (:class:`market.settlement.MeterTariff`), so the utility's statement of an
+interval is the bill of its meter reading.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gateway.ledger.entries import NewEntry
 from gateway.runtime.outside import OutsideContracts, worth_a_trade
 from market.clearing import ExternalTenders
 from market.cts import CreateTransaction
+from market.settlement import MeterTariff
 from market.temix import Interval, Side, Transaction
 
 _MINUTES_PER_DAY = 1440
@@ -87,6 +89,10 @@ class TariffSide(OutsideContracts):
 
     def realtime_price(self, interval: Interval) -> Decimal:
         return self.schedule.prices(interval)[0]
+
+    def meter_tariff(self, interval: Interval) -> MeterTariff:
+        """Deviations from the contracts settle as the bill prices the meter."""
+        return MeterTariff(self.counterparty, *self.schedule.prices(interval))
 
     def orders_for(
         self, now: datetime, targets: Mapping[Interval, Decimal]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from market_builders import buy, sell
 
 from market.clearing import ExternalTenders, clear
-from market.settlement import settle_interval
+from market.settlement import MeterTariff, settle_interval
 from market.temix import Interval, Side, TemixError, Transaction
 
 D = Decimal
@@ -98,3 +98,19 @@ def test_money_is_conserved_for_any_trades_and_meter_readings(trades, metered, r
     for party, statement in settlement.statements.items():
         if party != OP:
             assert statement.total == statement.total.quantize(D("0.01"))
+
+
+def test_a_utility_meter_settles_its_imbalance_as_its_bill_split_at_zero() -> None:
+    """Contracted 10 kW of import for the hour; the PV surprise exported 5 kWh instead."""
+    utility = MeterTariff("utility", import_price=D("0.22"), export_price=D("0.05"))
+    contract = Transaction("c1", "t-c1", "utility", OP, Side.SELL, HOUR, D("0.22"), D(10))
+    result = settle_interval(HOUR, [contract], {"utility": D(-5), "pv": D(5)}, D("0.22"),
+                             tariff=utility)
+    bill = result.statements["utility"]
+    # 10 kWh not imported, at the import price; 5 kWh exported, at the export price
+    assert [(line.energy_kwh, line.price, line.amount) for line in bill.lines[1:]] == [
+        (D(-10), D("0.22"), D("-2.20")), (D(-5), D("0.05"), D("-0.25"))]
+    assert bill.total == D("-0.25")  # the bill of the meter: 5 kWh exported at 0.05
+    pv = result.statements["pv"]
+    assert pv.total == D("1.10")  # inside, the surprise is paid at the real-time price
+    assert result.total == 0

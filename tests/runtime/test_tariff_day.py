@@ -22,7 +22,7 @@ from sitekit import TARIFF, private_demo_site
 from gateway.config import load_site
 from gateway.runtime.app import Gateway
 from hil.rig import BuildingRig
-from market.temix import Side
+from market.temix import Side, to_cents
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -73,7 +73,9 @@ def test_every_settled_interval_is_squared_at_the_tariff(tariff_afternoon: dict[
                           else BASE)
         for contract in utility.transactions_covering(interval):
             assert contract.price in prices, contract
-        assert "city-power" in settlement.statements
+        bill = settlement.statements["city-power"]  # the utility's bill of its meter
+        price = prices[0] if bill.metered_kwh > 0 else prices[1]
+        assert bill.total == to_cents(bill.metered_kwh * price), (interval, bill)
 
 
 def test_the_battery_discharges_into_the_evening_peak(tariff_afternoon: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from gateway.config.site import MarketSection, SiteInfo, TariffSection
 from gateway.runtime.tariff import TariffSide
 from market.quantities import extended_price_exact, to_cents
+from market.settlement import settle_interval
 from market.temix import Interval, Side
 
 D = Decimal
@@ -108,9 +109,12 @@ def test_a_restart_reads_the_contracts_back() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.decimals(min_value=-120, max_value=250, places=3), min_size=1, max_size=8),
-       st.sampled_from([at(12), at(17), at(23, 30)]))
+       st.sampled_from([at(12), at(17), at(23, 30)]),
+       st.decimals(min_value=-10, max_value=20, places=3))
 async def test_whatever_the_rounds_the_contracts_cost_what_the_bill_says(
-        targets: list[Decimal], interval: Interval) -> None:
+        targets: list[Decimal], interval: Interval, metered_kwh: Decimal) -> None:
+    """... and at delivery, whatever the meter read, the utility's statement is the bill of
+    the meter reading (contracts plus imbalance, split at zero like the bill)."""
     utility = side()
     now = interval.start - timedelta(minutes=30)  # near: squared exactly
     for target in targets:
@@ -124,3 +128,10 @@ async def test_whatever_the_rounds_the_contracts_cost_what_the_bill_says(
         - extended_price_exact(exported, max(-final, D(0)), interval)
     assert to_cents(paid) == to_cents(bill)
     assert utility.contracted_import_kw(interval) == final
+    settlement = settle_interval(interval, utility.transactions_covering(interval),
+                                 {"city-power": metered_kwh, "loads": -metered_kwh},
+                                 imported, operator="building",
+                                 tariff=utility.meter_tariff(interval))
+    price = imported if metered_kwh > 0 else exported
+    assert settlement.statements["city-power"].total == to_cents(Fraction(metered_kwh * price))
+    assert settlement.total == 0
