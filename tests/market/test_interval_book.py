@@ -9,9 +9,9 @@ import pytest
 from market_builders import HOUR, buy, sell
 
 from market.clearing import ExternalTenders, IntervalBook, clear
-from market.temix import CounterpartyError, IntervalError, PriceError, QuantityError
+from market.temix import CounterpartyError, Interval, IntervalError, PriceError, QuantityError
 
-NEXT_HOUR = type(HOUR)(HOUR.end, timedelta(hours=1))
+NEXT_HOUR = Interval(HOUR.end, timedelta(hours=1))
 
 
 def test_a_refused_batch_leaves_the_book_as_it_was_and_names_the_tender() -> None:
