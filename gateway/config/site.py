@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from drivers.bacnet.priorities import check_priority
 from drivers.connection import Connection
 from drivers.profile import Nature
+from market.units import PRICE_LIMIT, QUANTITY_LIMIT_KW
 
 
 class Section(BaseModel):
@@ -29,8 +30,8 @@ class SiteInfo(Section):
     timezone: str = Field(description="IANA time zone, e.g. America/Los_Angeles")
     nominal_voltage_v: float = Field(gt=0, le=100_000, description="line-to-neutral volts")
     nominal_frequency_hz: Literal[50, 60]
-    pcc_import_limit_kw: Decimal = Field(ge=0)
-    pcc_export_limit_kw: Decimal = Field(ge=0)
+    pcc_import_limit_kw: Decimal = Field(ge=0, le=QUANTITY_LIMIT_KW)
+    pcc_export_limit_kw: Decimal = Field(ge=0, le=QUANTITY_LIMIT_KW)
     pcc_rating_kva: Decimal = Field(gt=0)
     ieee1547_category: Literal["I", "II", "III"] = "II"
 
@@ -180,8 +181,9 @@ class MarketSection(Section):
     market_id: str = Field(min_length=1, description="market context URI")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     horizon: list[HorizonTier] = Field(min_length=1)
-    price_floor_per_kwh: Decimal = Decimal("-0.50")
-    price_cap_per_kwh: Decimal = Field(default=Decimal("10.00"), description="value of lost load")
+    price_floor_per_kwh: Decimal = Field(default=Decimal("-0.50"), gt=-PRICE_LIMIT)
+    price_cap_per_kwh: Decimal = Field(default=Decimal("10.00"), lt=PRICE_LIMIT,
+                                       description="value of lost load")
     clearing_cadence: Duration = timedelta(minutes=5)
 
     @field_validator("clearing_cadence", mode="before")

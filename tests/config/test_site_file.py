@@ -227,3 +227,13 @@ def test_every_shipped_profile_is_valid(repo_root: Path) -> None:
     assert len(profiles) >= 8
     for path in profiles:
         assert load_profile(path).name == path.stem
+
+
+def test_pcc_limits_and_price_band_beyond_what_the_market_can_clear(tmp_path: Path) -> None:
+    """The auction adds in 64 bits: 1 GW at the PCC and ±10⁹ per kWh are the bounds."""
+    text = VALID.replace("pcc_import_limit_kw: 100", "pcc_import_limit_kw: 2000000") \
+                .replace("price_cap_per_kwh: 5", "price_cap_per_kwh: 1e12")
+    assert_problem(tmp_path, text, line_of(text, "pcc_import_limit_kw"),
+                   "site.pcc_import_limit_kw", "less than or equal to 1000000")
+    assert_problem(tmp_path, text, line_of(text, "price_cap_per_kwh"),
+                   "market.price_cap_per_kwh", "less than 1000000000")
