@@ -12,7 +12,7 @@ was, and the error names the tender.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -96,13 +96,13 @@ class IntervalBook:
     __slots__ = (
         "_buy_prices",
         "_buy_quantities",
+        "_buys",
         "_sell_prices",
         "_sell_quantities",
-        "buys",
+        "_sells",
         "expiring",
         "interval",
         "operator",
-        "sells",
     )
 
     def __init__(
@@ -110,8 +110,8 @@ class IntervalBook:
     ) -> None:
         self.interval = interval
         self.operator = operator
-        self.buys: list[Tender] = []
-        self.sells: list[Tender] = []
+        self._buys: list[Tender] = []
+        self._sells: list[Tender] = []
         self.expiring = 0
         """How many tenders carry an expiry (clearing filters only books that have any)."""
         self._buy_prices = array("q")
@@ -121,7 +121,17 @@ class IntervalBook:
         self.extend(tenders)
 
     def __len__(self) -> int:
-        return len(self.buys) + len(self.sells)
+        return len(self._buys) + len(self._sells)
+
+    @property
+    def buys(self) -> Sequence[Tender]:
+        """The buys in arrival order (index i is row i of the buy columns)."""
+        return self._buys
+
+    @property
+    def sells(self) -> Sequence[Tender]:
+        """The sells in arrival order (index i is row i of the sell columns)."""
+        return self._sells
 
     def add(self, tender: Tender) -> None:
         """Check one tender and add it to its side."""
@@ -137,8 +147,8 @@ class IntervalBook:
         self._sell_prices += array("q", sell_price_units([t.price for t in sells]))
         self._buy_quantities += array("q", buy_quantities)
         self._sell_quantities += array("q", sell_quantities)
-        self.buys += buys
-        self.sells += sells
+        self._buys += buys
+        self._sells += sells
         self.expiring += expiring
 
     def buy_quantity(self, i: int) -> int:
@@ -170,7 +180,7 @@ class IntervalBook:
         return self._rebuilt([t for t in self._tenders() if t.tender_id not in tender_ids])
 
     def _tenders(self) -> list[Tender]:
-        return self.buys + self.sells
+        return self._buys + self._sells
 
     def _rebuilt(self, tenders: list[Tender]) -> IntervalBook:
         return IntervalBook(self.interval, self.operator, tenders)

@@ -258,11 +258,11 @@ class _Book:
     line: _OperatorLine | None
 
     @property
-    def buys(self) -> list[Tender]:
+    def buys(self) -> Sequence[Tender]:
         return self.tenders.buys
 
     @property
-    def sells(self) -> list[Tender]:
+    def sells(self) -> Sequence[Tender]:
         return self.tenders.sells
 
     def buy_id(self, i: int) -> str:
