@@ -28,13 +28,19 @@ from market.temix import (
     TemixError,
     Tender,
 )
-from market.units import QUANTITY_LIMIT_KW, buy_price_units, rate_units, sell_price_units
+from market.units import (
+    QUANTITY_LIMIT_KW,
+    QUANTITY_SCALE,
+    buy_price_units,
+    rate_units,
+    sell_price_units,
+)
 
 __all__ = ["DEFAULT_OPERATOR", "IntervalBook"]
 
 DEFAULT_OPERATOR = "market-operator"
 
-_QUANTITY_BOUND = int(QUANTITY_LIMIT_KW) * 1_000_000
+_QUANTITY_BOUND = int(QUANTITY_LIMIT_KW) * QUANTITY_SCALE
 
 
 def _refuse(t: Tender, interval: Interval, operator: str) -> None:

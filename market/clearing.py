@@ -417,7 +417,7 @@ def clear(
     (see the module docstring for every rule)."""
     if price_floor > price_cap:
         raise PriceError(f"price floor {price_floor} is above the price cap {price_cap}")
-    if not -PRICE_LIMIT < price_floor <= price_cap < PRICE_LIMIT:
+    if not (price_floor > -PRICE_LIMIT and price_cap < PRICE_LIMIT):
         raise PriceError(
             f"price floor {price_floor} and cap {price_cap} must lie within ±{PRICE_LIMIT}"
         )

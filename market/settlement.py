@@ -36,12 +36,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import TypeVar
 
 from market.clearing import DEFAULT_OPERATOR
 from market.products import OptionProduct
 from market.temix import Interval, Side, TemixError, Transaction, to_cents, to_decimal
 
 __all__ = ["MeterTariff", "Settlement", "Statement", "StatementLine", "settle_interval"]
+
+_Amount = TypeVar("_Amount", Decimal, Fraction)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +82,16 @@ class MeterTariff:
     import_price: Decimal
     export_price: Decimal
 
-    def bill(self, delivered_kwh: Fraction) -> Fraction:
-        """What the utility is owed for ``delivered_kwh`` (negative: what it pays)."""
-        return delivered_kwh * Fraction(self.price_of(delivered_kwh))
-
-    def price_of(self, delivered_kwh: Fraction) -> Decimal:
-        """The bill's price per kWh on the side of zero ``delivered_kwh`` lies."""
-        return self.import_price if delivered_kwh > 0 else self.export_price
+    def changes(self, before: _Amount, after: _Amount) -> list[tuple[str, _Amount, Decimal]]:
+        """A move of the delivered amount from ``before`` to ``after`` as the bill prices
+        it: ``("import", change, import_price)`` for the part above zero and
+        ``("export", change, export_price)`` for the part below, each left out when nil."""
+        zero = after - after
+        pieces = (
+            ("import", max(after, zero) - max(before, zero), self.import_price),
+            ("export", min(after, zero) - min(before, zero), self.export_price),
+        )
+        return [piece for piece in pieces if piece[1]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +200,7 @@ def _statement(
         )
         for tx, sign, money in forward
     ]
-    imbalance_lines = _imbalance(party, scheduled, metered, rt, realtime_price, tariff)
+    imbalance_lines = _imbalance(scheduled, metered, rt, realtime_price, tariff)
     lines += [StatementLine("imbalance", party, to_decimal(energy), price, to_cents(money))
               for energy, price, money in imbalance_lines]
     exact_total = sum((money for _, _, money in forward), Fraction(0))
@@ -212,7 +218,6 @@ def _statement(
 
 
 def _imbalance(
-    party: str,
     scheduled: Fraction,
     metered: Fraction,
     rt: Fraction,
@@ -220,14 +225,10 @@ def _imbalance(
     tariff: MeterTariff | None,
 ) -> list[tuple[Fraction, Decimal, Fraction]]:
     """(energy, price, money) of the imbalance: one piece at the real-time price, or, for a
-    utility's meter, one piece on each side of zero, each at its bill's price."""
+    utility's meter, the pieces its bill prices on each side of zero."""
     if metered == scheduled:
         return []
     if tariff is None:
         return [(metered - scheduled, realtime_price, (metered - scheduled) * rt)]
-    zero = Fraction(0)
-    pieces = [(scheduled, zero), (zero, metered)] if (scheduled > 0) != (metered > 0) else [
-        (scheduled, metered)]
-    return [(end - start, tariff.price_of(end if end else start),
-             tariff.bill(end) - tariff.bill(start))
-            for start, end in pieces if end != start]
+    return [(energy, price, energy * Fraction(price))
+            for _, energy, price in tariff.changes(scheduled, metered)]

@@ -105,13 +105,8 @@ class TariffSide(OutsideContracts):
             held = self.contracted_import_kw(interval)
             if not worth_a_trade(target - held, interval, now):
                 continue
-            imported, exported = self.schedule.prices(interval)
-            for region, change, price in (
-                ("import", max(target, Decimal(0)) - max(held, Decimal(0)), imported),
-                ("export", min(target, Decimal(0)) - min(held, Decimal(0)), exported),
-            ):
-                if change:
-                    contracts.append(self._contract(interval, region, change, price, now))
+            for region, change, price in self.meter_tariff(interval).changes(held, target):
+                contracts.append(self._contract(interval, region, change, price, now))
         return contracts
 
     def _contract(self, interval: Interval, region: str, change_kw: Decimal, price: Decimal,
