@@ -15,9 +15,6 @@ from array import array
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-import numpy as np
-
-from market.auction import Units
 from market.products import OptionProduct
 from market.temix import (
     CounterpartyError,
@@ -165,15 +162,14 @@ class IntervalBook:
         """Micro-kW of sell ``i``."""
         return self._sell_quantities[i]
 
-    def columns(self, last: tuple[int, int, int, int] | None = None) -> tuple[Units, ...]:
-        """Buy prices, buy quantities, sell prices, sell quantities as numpy arrays, each
-        with ``last``'s entry appended if given (copies: the book stays free to grow)."""
-        columns: tuple[array[int], ...] = (
-            self._buy_prices, self._buy_quantities, self._sell_prices, self._sell_quantities
-        )
-        if last is not None:
-            columns = tuple(c + array("q", (x,)) for c, x in zip(columns, last, strict=True))
-        return tuple(np.array(c, dtype=np.int64) for c in columns)
+    def columns(self, last: tuple[int, int, int, int] | None = None) -> tuple[array[int], ...]:
+        """Buy prices, buy quantities, sell prices, sell quantities, each with ``last``'s
+        entry appended if given (then copies; without, the book's own columns)."""
+        columns = (self._buy_prices, self._buy_quantities, self._sell_prices,
+                   self._sell_quantities)
+        if last is None:
+            return columns
+        return tuple(c + array("q", (x,)) for c, x in zip(columns, last, strict=True))
 
     def unexpired(self, now: datetime) -> IntervalBook:
         """This book without the tenders expired at ``now`` (itself when none can be)."""
